@@ -1,0 +1,18 @@
+"""The test suite. PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI), else embedded."""
+
+from .base import *  # noqa: F403
+from .base import DATABASES, VAR_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Pages are rendered without running collectstatic first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
+# A file, not memory, so that processes started by the tests (daphne, Celery) share it.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-f2f.sqlite3")}
+# Every test sees the database as it is, not a list cached by an earlier test.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}

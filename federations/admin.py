@@ -1,0 +1,96 @@
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.utils.html import format_html
+
+from . import services
+from .models import ClientFile, Federation
+
+
+@admin.register(Federation)
+class FederationAdmin(admin.ModelAdmin):
+    list_display = [
+        "name", "status", "phase", "category", "application", "round_progress",
+        "connected_clients", "completed_rounds", "download_count", "last_update",
+    ]
+    list_filter = ["status", "phase", "category", "flower_api", "created_at"]
+    search_fields = ["name", "slug", "application", "tags", "server_address", "owner_contact"]
+    prepopulated_fields = {"slug": ["name"]}
+    raw_id_fields = ["client_file"]
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    show_full_result_count = False  # a COUNT(*) over a large catalog on every page is wasted work
+    readonly_fields = [
+        "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients",
+        "fraction_fit", "completed_rounds", "avg_round_duration", "last_update", "offline_after",
+        "download_count", "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "category", "application", "description", "tags"]}),
+        ("Card", {"fields": [
+            "model_name", "data_expected", "flower_version", "flower_api", "privacy_measures",
+            "compute_needs", "license", "owner_contact",
+        ]}),
+        ("Joining", {"fields": ["server_address", "client_file"]}),
+        ("Training state (reported by the server)", {"fields": readonly_fields}),
+    ]
+
+    @admin.display(description="round")
+    def round_progress(self, federation):
+        return f"{federation.current_round}/{federation.total_rounds}"
+
+
+class ClientFileUploadForm(forms.ModelForm):
+    upload = forms.FileField(help_text="The Client.py handed to people who join.")
+
+    class Meta:
+        model = ClientFile
+        fields = []
+
+    def clean_upload(self) -> bytes:
+        upload = self.cleaned_data["upload"]
+        if upload.size > settings.F2F_CLIENT_FILE_MAX_BYTES:
+            raise ValidationError("The file is too large.", code="too_large")
+        return upload.read()
+
+
+@admin.register(ClientFile)
+class ClientFileAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "size", "federation_count", "created_at"]
+    search_fields = ["sha256", "federations__name"]
+    readonly_fields = ["sha256", "size", "created_at", "federation_count", "source"]
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content").annotate(federation_count=Count("federations"))
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ClientFileUploadForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["upload"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            stored = services.client_file_store(content=form.cleaned_data["upload"])
+            obj.pk, obj.sha256, obj.size, obj.created_at = stored.pk, stored.sha256, stored.size, stored.created_at
+            obj._state.adding = False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description="federations", ordering="federation_count")
+    def federation_count(self, client_file):
+        return getattr(client_file, "federation_count", None) or client_file.federations.count()
+
+    @admin.display(description="source")
+    def source(self, client_file):
+        return format_html("<pre style='max-height:40em;overflow:auto'>{}</pre>",
+                           bytes(client_file.content).decode("utf-8", errors="replace"))

@@ -1,0 +1,66 @@
+"""Every read of the catalog that a page, an API or a command shares."""
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import Http404
+
+from . import search
+from .models import ClientFile, Federation, Status
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "downloads": ("-download_count", "-id"),
+    "active": ("-completed_rounds", "-id"),
+}
+DEFAULT_SORT = "newest"
+APPLICATIONS_CACHE_SECONDS = 60
+
+
+def listed_federations() -> QuerySet[Federation]:
+    """The federations the public may see."""
+    return Federation.objects.all()
+
+
+def catalog(
+    *, query: str = "", category: str = "", application: str = "", online_only: bool = False, sort: str = DEFAULT_SORT
+) -> QuerySet[Federation]:
+    federations = search.matching(listed_federations(), query)
+    if category:
+        federations = federations.filter(category=category)
+    if application:
+        federations = federations.filter(application=application)
+    if online_only:
+        federations = federations.filter(status=Status.ONLINE)
+    return federations.select_related("client_file").defer(
+        "search_document", "client_file__content", "description", "data_expected", "privacy_measures"
+    ).order_by(*SORTS[sort])
+
+
+def applications() -> list[str]:
+    """The distinct applications of listed federations, for the catalog's filter.
+
+    Cached for a minute: a DISTINCT over a large catalog costs more than the rest of the page.
+    """
+    return cache.get_or_set(
+        "federations:applications",
+        lambda: list(listed_federations().order_by("application").values_list("application", flat=True).distinct()),
+        APPLICATIONS_CACHE_SECONDS,
+    )
+
+
+def federation_by_key(key: str) -> Federation:
+    """The listed federation whose slug, or id when ``key`` is all digits, is ``key``; else 404."""
+    if key.isascii() and key.isdigit():
+        if len(key) > 18:  # beyond any bigint id
+            raise Http404("No such federation.")
+        lookup = {"pk": int(key)}
+    else:
+        lookup = {"slug": key}
+    try:
+        return listed_federations().select_related("client_file").defer("client_file__content").get(**lookup)
+    except Federation.DoesNotExist:
+        raise Http404("No such federation.") from None
+
+
+def client_file_content(federation: Federation) -> bytes:
+    return bytes(ClientFile.objects.values_list("content", flat=True).get(pk=federation.client_file_id))

@@ -1,0 +1,33 @@
+import hashlib
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_newcomer_finds_a_federation_and_downloads_the_listed_client(browser, make_federation, live_portal, tmp_path):
+    make_federation(name="Lisbon Fraud detection", category="tabular", description="Card fraud across banks.")
+    wanted = make_federation(name="Rio Chest X-ray triage", server_address="fl.rio.example.org:8080")
+
+    page = browser.new_page(accept_downloads=True)
+    page.goto(live_portal.url + "/")
+    page.fill("input[name=q]", "x-ray")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/?q=x-ray*")
+    rows = page.locator("tr[data-federation]")
+    assert rows.count() == 1
+    rows.first.get_by_role("link", name="See training").click()
+    page.wait_for_url(f"**/federations/{wanted.slug}/")
+
+    shown_sha256 = page.get_by_test_id("sha256").inner_text().strip()
+    assert page.get_by_test_id("server-address").inner_text() == "fl.rio.example.org:8080"
+    with page.expect_download() as download_info:
+        page.get_by_test_id("download").click()
+    download = download_info.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+
+    assert download.suggested_filename == f"{wanted.slug}-Client.py"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == shown_sha256 == wanted.client_file.sha256
+    page.reload()
+    assert page.locator("[data-field=download_count]").inner_text() == "1"
