@@ -9,10 +9,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
-
-from federations import services
-from federations.models import Category, FlowerApi
 
 ROOT = Path(__file__).resolve().parent
 CLIENT_SCRIPT = b'''import argparse
@@ -34,6 +30,9 @@ if __name__ == "__main__":
 @pytest.fixture
 def make_federation(db):
     """Build catalog entries with sensible card values; override any field by keyword."""
+    from federations import services
+    from federations.models import Category, FlowerApi
+
     counter = iter(range(1, 1_000_000))
 
     def make(**overrides):
@@ -74,6 +73,8 @@ def free_port() -> int:
 
 def database_url() -> str:
     """The URL of the database the tests are using right now (the test database)."""
+    from django.db import connection
+
     db = connection.settings_dict
     if connection.vendor == "postgresql":
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
@@ -104,8 +105,8 @@ class Portal:
         return self.log_path.read_text(errors="replace")
 
 
-def start_portal(tmp_path, env_overrides: dict) -> Portal:
-    port = free_port()
+def start_portal(tmp_path, env_overrides: dict, port: int | None = None) -> Portal:
+    port = port or free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "f2f_site.settings.test", "PYTHONUNBUFFERED": "1", **env_overrides}
     env = {key: value for key, value in env.items() if value is not None}
     log_path = tmp_path / f"portal-{port}.log"
@@ -137,6 +138,46 @@ def live_portal(transactional_db, tmp_path):
     portal = start_portal(tmp_path, {"DATABASE_URL": database_url()})
     yield portal
     stop(portal.process)
+
+
+def start_celery(tmp_path, env_overrides: dict) -> list[subprocess.Popen]:
+    """A Celery worker and beat as their own processes (the services mode, on Redis)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "f2f_site.settings.test", "F2F_VAR_DIR": str(tmp_path),
+           **env_overrides}
+    celery = [sys.executable, "-m", "celery", "-A", "f2f_site"]
+    return [
+        subprocess.Popen([*celery, "worker", "--pool", "solo", "--loglevel", "INFO", "--without-mingle",
+                          "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
+                         cwd=ROOT, env=env, stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT),
+        subprocess.Popen([*celery, "beat", "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")],
+                         cwd=ROOT, env=env, stdout=(tmp_path / "beat.log").open("w"), stderr=subprocess.STDOUT),
+    ]
+
+
+def portal_with_workers(tmp_path, env_overrides: dict):
+    """A live portal with Celery working for it, in whichever run mode the tests are in.
+
+    Embedded mode: beat and worker run inside the portal process. Services mode (REDIS_URL):
+    they run as their own processes on Redis, as in production.
+    """
+    env = {"DATABASE_URL": database_url(), **env_overrides}
+    portal = start_portal(tmp_path, env)
+    workers = start_celery(tmp_path, env) if os.environ.get("REDIS_URL") else []
+    yield portal
+    for process in [portal.process, *workers]:
+        stop(process)
+
+
+@pytest.fixture
+def heartbeat_portal(transactional_db, tmp_path):
+    """A live portal whose heartbeat sweeps every second and allows 3 s of silence."""
+    yield from portal_with_workers(tmp_path, {"F2F_HEARTBEAT_INTERVAL": "1", "F2F_OFFLINE_AFTER": "3"})
+
+
+@pytest.fixture
+def worker_portal(transactional_db, tmp_path):
+    """A live portal whose background tasks (Client.py validation) run on a real Celery worker."""
+    yield from portal_with_workers(tmp_path, {})
 
 
 @pytest.fixture

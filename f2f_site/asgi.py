@@ -13,12 +13,16 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from django.conf import settings  # noqa: E402
+
 from federations import routing as federation_routing  # noqa: E402
 from federations.ingest import sio  # noqa: E402
 
+from .limits import RequestBodyLimit  # noqa: E402
+
 channels_app = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app, max_bytes=settings.F2F_MAX_REQUEST_BYTES),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(federation_routing.websocket_urlpatterns))
         ),

@@ -1,12 +1,24 @@
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.utils.html import format_html
 
 from . import services
-from .models import ClientFile, Federation
+from .models import ClientFile, Federation, ReportingToken
+
+
+class ReportingTokenInline(admin.TabularInline):
+    model = ReportingToken
+    fields = ["token_hash", "created_at", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "reporting tokens (only their SHA-256 is stored)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Federation)
@@ -20,6 +32,8 @@ class FederationAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["client_file"]
     date_hierarchy = "created_at"
+    inlines = [ReportingTokenInline]
+    actions = ["rotate_reporting_token", "revoke_reporting_tokens"]
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over a large catalog on every page is wasted work
     readonly_fields = [
@@ -40,6 +54,21 @@ class FederationAdmin(admin.ModelAdmin):
     @admin.display(description="round")
     def round_progress(self, federation):
         return f"{federation.current_round}/{federation.total_rounds}"
+
+    @admin.action(description="Issue a new reporting token (revokes the old one)")
+    def rotate_reporting_token(self, request, queryset):
+        for federation in queryset:
+            token = services.reporting_token_issue(federation=federation)
+            self.message_user(
+                request,
+                f"New reporting token for {federation} (id {federation.pk}), shown only now: {token}",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Revoke reporting tokens")
+    def revoke_reporting_tokens(self, request, queryset):
+        revoked = sum(services.reporting_token_revoke(federation=federation) for federation in queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
 
 
 class ClientFileUploadForm(forms.ModelForm):

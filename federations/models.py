@@ -50,12 +50,10 @@ class ClientFile(models.Model):
         return f"{self.sha256[:12]}… ({self.size} bytes)"
 
 
-class Federation(models.Model):
-    """A Flower federation advertised in the catalog: its card and its current training state."""
+class Card(models.Model):
+    """What a federation tells newcomers before they join; candidacies propose one, federations show one."""
 
-    # The card: what a newcomer reads before joining.
     name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=140, unique=True)
     category = models.CharField(max_length=32, choices=Category.choices, db_index=True)
     application = models.CharField(max_length=80, db_index=True, help_text="Domain, e.g. Healthcare.")
     description = models.TextField()
@@ -71,6 +69,23 @@ class Federation(models.Model):
     server_address = models.CharField(
         max_length=255, validators=[validate_server_address], help_text="host:port that clients connect to."
     )
+
+    CARD_FIELDS = [
+        "name", "category", "application", "description", "tags", "model_name", "data_expected", "flower_version",
+        "flower_api", "privacy_measures", "compute_needs", "license", "owner_contact", "server_address",
+    ]
+
+    class Meta:
+        abstract = True
+
+    def card(self) -> dict:
+        return {field: getattr(self, field) for field in self.CARD_FIELDS}
+
+
+class Federation(Card):
+    """A Flower federation advertised in the catalog: its card and its current training state."""
+
+    slug = models.SlugField(max_length=140, unique=True)
     client_file = models.ForeignKey(ClientFile, on_delete=models.PROTECT, related_name="federations")
 
     # The training state, as last reported by the federation server.
@@ -87,6 +102,8 @@ class Federation(models.Model):
     offline_after = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="The heartbeat turns the server offline past this instant."
     )
+
+    current_run = models.CharField(max_length=32, blank=True, help_text="The training run the server reports now.")
 
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -125,3 +142,43 @@ class Federation(models.Model):
         if not self.total_rounds:
             return 0
         return min(100, round(100 * self.current_round / self.total_rounds))
+
+
+class RoundRecord(models.Model):
+    """One finished round of one training run, as the federation server reported it."""
+
+    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="rounds")
+    run = models.CharField(max_length=32)
+    number = models.PositiveIntegerField()
+    duration = models.FloatField(help_text="Seconds.")
+    loss = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    num_clients = models.PositiveIntegerField(default=0)
+    num_examples = models.PositiveBigIntegerField(default=0)
+    finished_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["federation", "run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["federation", "run", "number"], name="one_record_per_round"),
+        ]
+
+    def __str__(self):
+        return f"{self.federation} run {self.run} round {self.number}"
+
+
+class ReportingToken(models.Model):
+    """The secret a federation server presents to report; only its SHA-256 is stored."""
+
+    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="reporting_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["federation", "revoked_at"], name="reporting_token_active")]
+
+    def __str__(self):
+        state = "revoked" if self.revoked_at else "active"
+        return f"token {self.token_hash[:8]}… of {self.federation} ({state})"

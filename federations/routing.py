@@ -1,3 +1,8 @@
-"""Browser WebSocket routes (live catalog and federation pages arrive with live monitoring)."""
+from django.urls import path
 
-websocket_urlpatterns = []
+from . import consumers
+
+websocket_urlpatterns = [
+    path("ws/catalog/", consumers.CatalogConsumer.as_asgi()),
+    path("ws/federations/<int:federation_id>/", consumers.FederationConsumer.as_asgi()),
+]

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from . import search
-from .models import ClientFile, Federation, Status
+from .models import ClientFile, Federation, RoundRecord, Status
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -64,3 +64,37 @@ def federation_by_key(key: str) -> Federation:
 
 def client_file_content(federation: Federation) -> bytes:
     return bytes(ClientFile.objects.values_list("content", flat=True).get(pk=federation.client_file_id))
+
+
+SNAPSHOT_FIELDS = [
+    "id", "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients",
+    "fraction_fit", "completed_rounds", "avg_round_duration", "last_update", "download_count", "current_run",
+]
+
+
+def snapshot(federation: Federation) -> dict:
+    """The live part of a federation, as pages receive it (JSON-ready)."""
+    data = {field: getattr(federation, field) for field in SNAPSHOT_FIELDS}
+    data["last_update"] = federation.last_update.isoformat() if federation.last_update else None
+    data["status_label"] = federation.get_status_display()
+    data["phase_label"] = federation.get_phase_display()
+    data["progress"] = federation.progress_percent
+    return data
+
+
+def federation_snapshots(federation_ids) -> list[dict]:
+    return [snapshot(federation) for federation in Federation.objects.filter(pk__in=federation_ids).only(*SNAPSHOT_FIELDS)]
+
+
+def round_point(record: RoundRecord) -> dict:
+    """One point of the learning curves."""
+    return {
+        "run": record.run, "round": record.number, "duration": record.duration, "loss": record.loss,
+        "metrics": record.metrics, "num_clients": record.num_clients, "num_examples": record.num_examples,
+    }
+
+
+def round_history(federation: Federation, *, limit: int = 1000) -> list[dict]:
+    """The learning curves of the federation's current (or last) run, oldest round first."""
+    records = RoundRecord.objects.filter(federation=federation, run=federation.current_run).order_by("number")
+    return [round_point(record) for record in records[:limit]]

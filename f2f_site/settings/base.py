@@ -127,19 +127,36 @@ CELERY_TIMEZONE = TIME_ZONE
 # (this floor, or ten times its average round duration when that is longer).
 F2F_HEARTBEAT_INTERVAL = env_int("F2F_HEARTBEAT_INTERVAL", 300, minimum=1)
 F2F_OFFLINE_AFTER = env_int("F2F_OFFLINE_AFTER", 900, minimum=1)
+# Client.py validation: limits of the analysing child process, and when a validation that
+# has not finished counts as lost (its message is then queued again).
+F2F_VALIDATION_CPU_SECONDS = env_int("F2F_VALIDATION_CPU_SECONDS", 5, minimum=1)
+F2F_VALIDATION_MEMORY_BYTES = env_int("F2F_VALIDATION_MEMORY_BYTES", 512 * 1024 * 1024, minimum=64 * 1024 * 1024)
+F2F_VALIDATION_STALL_SECONDS = env_int("F2F_VALIDATION_STALL_SECONDS", 300, minimum=10)
+
 CELERY_BEAT_SCHEDULE = {
     "heartbeat-sweep": {
         "task": "federations.tasks.sweep_silent_federations",
         "schedule": float(F2F_HEARTBEAT_INTERVAL),
     },
+    "requeue-stalled-validations": {
+        "task": "indexer.tasks.requeue_stalled_candidacies",
+        "schedule": float(F2F_VALIDATION_STALL_SECONDS),
+    },
 }
+# A message taken by a worker that dies comes back after this long (Redis broker).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 
 # Where the portal listens when started by ``manage.py run_portal`` (8000 is a Flower SuperLink's).
 F2F_HOST = env_str("F2F_HOST", default="127.0.0.1")
 F2F_PORT = env_int("F2F_PORT", 8321, minimum=1)
 
-# Largest Client.py the portal stores or serves.
+# Largest Client.py the portal stores or serves, and largest request body it reads at all
+# (checked before Django spools the body, see f2f_site.limits).
 F2F_CLIENT_FILE_MAX_BYTES = env_int("F2F_CLIENT_FILE_MAX_BYTES", 256 * 1024, minimum=1024)
+F2F_MAX_REQUEST_BYTES = env_int("F2F_MAX_REQUEST_BYTES", 1024 * 1024, minimum=64 * 1024)
+# Uploads under this stay in memory: with the request cap below it, nothing is spooled to disk.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * F2F_MAX_REQUEST_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = F2F_MAX_REQUEST_BYTES
 
 LOGGING = {
     "version": 1,

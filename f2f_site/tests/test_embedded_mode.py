@@ -36,8 +36,13 @@ def test_the_run_command_serves_the_whole_portal_embedded(tmp_path):
         css = urllib.request.urlopen(url + "/static/vendor/bootstrap/css/bootstrap.min.css")
         assert css.status == 200  # vendored, served by whitenoise
 
+        federation_id, token = manage(env, "shell", "-c", (
+            "from federations.models import Federation; from federations.services import reporting_token_issue;"
+            "f = Federation.objects.order_by('id').first(); print(f.pk, reporting_token_issue(federation=f))"
+        )).strip().splitlines()[-1].split()
         sio = socketio.Client()
-        sio.connect(url, transports=["websocket"], wait_timeout=10)
+        sio.connect(url, auth={"federation": int(federation_id), "token": token}, transports=["websocket"],
+                    wait_timeout=10)
         try:
             assert sio.call("health", timeout=10)["ok"] is True
         finally:

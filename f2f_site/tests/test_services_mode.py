@@ -1,15 +1,13 @@
 """PostgreSQL + Redis: Celery worker and beat as their own processes, as in production."""
 
 import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from conftest import ROOT, database_url, stop
+from conftest import database_url, start_celery, stop
 from federations.models import Federation, Status
 
 pytestmark = pytest.mark.services
@@ -19,16 +17,7 @@ pytestmark = pytest.mark.services
 def celery_processes(transactional_db, tmp_path):
     if not os.environ.get("REDIS_URL"):
         pytest.skip("set REDIS_URL (and DATABASE_URL) to test the services mode")
-    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "f2f_site.settings.test",
-           "F2F_HEARTBEAT_INTERVAL": "1", "F2F_VAR_DIR": str(tmp_path)}
-    celery = [sys.executable, "-m", "celery", "-A", "f2f_site"]
-    processes = [
-        subprocess.Popen([*celery, "worker", "--pool", "solo", "--loglevel", "INFO", "--without-mingle",
-                          "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
-                         cwd=ROOT, env=env, stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT),
-        subprocess.Popen([*celery, "beat", "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")],
-                         cwd=ROOT, env=env, stdout=(tmp_path / "beat.log").open("w"), stderr=subprocess.STDOUT),
-    ]
+    processes = start_celery(tmp_path, {"DATABASE_URL": database_url(), "F2F_HEARTBEAT_INTERVAL": "1"})
     yield tmp_path
     for process in processes:
         stop(process)

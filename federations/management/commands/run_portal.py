@@ -14,9 +14,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-workers", action="store_true", help="do not start embedded Celery threads")
 
     def handle(self, *args, host, port, no_workers, **options):
-        from daphne.server import Server
+        from daphne.server import Server, twisted_loop
 
         from f2f_site.asgi import application
+        from federations import live
+
+        if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer":
+            live.bind_event_loop(twisted_loop)
 
         if settings.F2F_EMBEDDED_WORKERS and not no_workers:
             from f2f_site import embedded

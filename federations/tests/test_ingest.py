@@ -1,0 +1,143 @@
+"""The Socket.IO ingest as federation servers meet it: a real daphne serving the portal."""
+
+import time
+
+import pytest
+import socketio
+from django.forms.models import model_to_dict
+
+from federations import services
+from federations.models import Federation, RoundRecord
+
+STATE = {"v": 1, "run": "r1", "phase": "training", "round": 1, "total_rounds": 5, "connected_clients": 2,
+         "min_clients": 2, "fraction_fit": 1.0}
+ROUND = {"v": 1, "run": "r1", "round": 1, "duration": 2.5, "loss": 0.7, "metrics": {"accuracy": 0.6},
+         "num_clients": 2, "num_examples": 100}
+
+
+@pytest.fixture
+def reporting_federation(make_federation):
+    federation = make_federation()
+    return federation, services.reporting_token_issue(federation=federation)
+
+
+def snapshot():
+    """Everything the ingest could change."""
+    return [model_to_dict(f) for f in Federation.objects.order_by("pk")], RoundRecord.objects.count()
+
+
+def connect(portal, auth):
+    client = socketio.Client(reconnection=False)
+    client.connect(portal.url, auth=auth, transports=["websocket"], wait_timeout=10)
+    return client
+
+
+def test_a_reporter_with_its_token_is_stored(live_portal, reporting_federation):
+    federation, token = reporting_federation
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        assert client.call("state", STATE, timeout=10) == {"ok": True}
+        assert client.call("round", ROUND, timeout=10) == {"ok": True}
+    finally:
+        client.disconnect()
+    federation.refresh_from_db()
+    assert federation.status == "online" and federation.completed_rounds == 1 and federation.current_round == 1
+    assert RoundRecord.objects.get().metrics == {"accuracy": 0.6}
+
+
+@pytest.mark.parametrize("case", ["no auth", "no token", "wrong token", "other federation's token", "revoked token",
+                                  "id as text"])
+def test_spoofed_connections_are_refused_and_write_nothing(live_portal, make_federation, case):
+    federation, other = make_federation(), make_federation()
+    token = services.reporting_token_issue(federation=federation)
+    other_token = services.reporting_token_issue(federation=other)
+    auth = {
+        "no auth": None,
+        "no token": {"federation": federation.pk},
+        "wrong token": {"federation": federation.pk, "token": token[:-2] + "xx"},
+        "other federation's token": {"federation": federation.pk, "token": other_token},
+        "revoked token": {"federation": federation.pk, "token": token},
+        "id as text": {"federation": str(federation.pk), "token": token},
+    }[case]
+    if case == "revoked token":
+        services.reporting_token_revoke(federation=federation)
+    before = snapshot()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        connect(live_portal, auth)
+    assert snapshot() == before
+
+
+def test_ids_inside_payloads_are_refused_not_followed(live_portal, reporting_federation, make_federation):
+    federation, token = reporting_federation
+    victim = make_federation()
+    before = snapshot()
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        answer = client.call("round", {**ROUND, "federation": victim.pk}, timeout=10)
+    finally:
+        client.disconnect()
+    assert answer["ok"] is False and "unknown fields: federation" in answer["error"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("payload", [
+    "text", [1, 2], {**ROUND, "round": -1}, {**ROUND, "duration": "fast"}, {**ROUND, "metrics": {"a b": 1}},
+    {**ROUND, "v": 99}, {k: v for k, v in ROUND.items() if k != "run"},
+])
+def test_malformed_payloads_are_refused_and_write_nothing(live_portal, reporting_federation, payload):
+    federation, token = reporting_federation
+    before = snapshot()
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        answer = client.call("round", payload, timeout=10)
+    finally:
+        client.disconnect()
+    assert answer["ok"] is False and answer["error"]
+    assert snapshot() == before
+
+
+def test_an_oversize_frame_is_refused_and_writes_nothing(live_portal, reporting_federation):
+    federation, token = reporting_federation
+    before = snapshot()
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        with pytest.raises((socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError)):
+            client.call("round", {**ROUND, "metrics": {"accuracy": 0.5}, "padding": "x" * 100_000}, timeout=5)
+        deadline = time.monotonic() + 10
+        while client.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not client.connected  # the server dropped the connection
+    finally:
+        client.disconnect()
+    assert snapshot() == before
+
+
+def test_a_flood_from_one_federation_is_throttled(live_portal, reporting_federation):
+    federation, token = reporting_federation
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    answers = []
+    try:
+        for number in range(150):
+            answers.append(client.call("state", {**STATE, "round": number % 5}, timeout=10))
+    finally:
+        client.disconnect()
+    throttled = [answer for answer in answers if not answer["ok"]]
+    assert throttled and all(answer["error"].startswith("throttled") for answer in throttled)
+    assert sum(answer["ok"] for answer in answers) >= 60  # the burst went through
+
+
+def test_revoking_a_token_cuts_a_live_connection(live_portal, reporting_federation):
+    federation, token = reporting_federation
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        assert client.call("state", STATE, timeout=10) == {"ok": True}
+        services.reporting_token_revoke(federation=federation)
+        before = snapshot()
+        assert client.call("round", ROUND, timeout=10) == {"ok": False, "error": "token revoked"}
+        assert snapshot() == before
+        deadline = time.monotonic() + 10
+        while client.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not client.connected
+    finally:
+        client.disconnect()

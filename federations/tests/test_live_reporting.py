@@ -1,0 +1,70 @@
+"""Real Flower servers and clients over gRPC, reporting through the reporter to a real daphne."""
+
+import numpy as np
+import pytest
+
+from conftest import free_port, start_portal, stop, database_url
+from federations import services
+from federations.models import Federation, Phase, RoundRecord, Status
+from flower_integration import Reporter
+from flower_integration.tests.harness import Federation as FlowerFederation
+
+
+@pytest.fixture
+def reporting(make_federation):
+    federation = make_federation(name="Digits softmax")
+    return federation, services.reporting_token_issue(federation=federation)
+
+
+def reporter_args(portal, federation, token):
+    return ["--indexer", portal.url, "--federation", federation.pk, "--token", token]
+
+
+def test_a_federation_reports_each_round_with_its_metrics(live_portal, reporting, tmp_path):
+    federation, token = reporting
+    output = FlowerFederation(tmp_path, rounds=3, server_args=reporter_args(live_portal, federation, token)).wait()
+
+    assert "F2F reporter delivered all: True" in output
+    federation.refresh_from_db()
+    assert (federation.status, federation.phase, federation.completed_rounds) == (Status.ONLINE, Phase.FINISHED, 3)
+    assert (federation.current_round, federation.total_rounds) == (3, 3)
+    assert (federation.connected_clients, federation.min_clients) == (2, 2)
+    records = list(RoundRecord.objects.filter(federation=federation).order_by("number"))
+    assert [record.number for record in records] == [1, 2, 3]
+    assert all(record.num_clients == 2 and record.num_examples == 1437 for record in records)
+    assert records[0].loss > records[2].loss > 0
+    assert 0.5 < records[2].metrics["accuracy"] <= 1
+    assert federation.avg_round_duration == pytest.approx(sum(r.duration for r in records) / 3)
+
+
+def test_training_is_bit_identical_with_the_reporter_reaching_the_indexer(live_portal, reporting, tmp_path):
+    federation, token = reporting
+    weights = []
+    for name, extra in [("plain", []), ("reported", reporter_args(live_portal, federation, token))]:
+        path = tmp_path / f"{name}.npz"
+        FlowerFederation(tmp_path, rounds=3, server_args=["--save-weights", path, *extra]).wait()
+        with np.load(path) as saved:
+            weights.append([saved[key].tobytes() for key in sorted(saved.files)])
+    assert weights[0] == weights[1]
+    assert Federation.objects.get(pk=federation.pk).completed_rounds == 3
+
+
+def test_the_reporter_catches_up_after_an_indexer_outage(transactional_db, reporting, tmp_path):
+    federation, token = reporting
+    port = free_port()
+    reporter = Reporter(f"http://127.0.0.1:{port}", federation_id=federation.pk, token=token, connect_timeout=1,
+                        max_backoff=1)
+    reporter.state(phase="training", round=3, total_rounds=3, connected_clients=2, min_clients=2, fraction_fit=1.0)
+    for number in (1, 2, 3):
+        reporter.round_finished(round=number, duration=1.0, loss=0.5, metrics={"accuracy": 0.7}, num_clients=2,
+                                num_examples=10)
+    reporter.final(rounds=3)
+
+    portal = start_portal(tmp_path, {"DATABASE_URL": database_url()}, port=port)  # the Indexer comes back
+    try:
+        assert reporter.close(timeout=30) is True
+    finally:
+        stop(portal.process)
+    federation.refresh_from_db()
+    assert federation.completed_rounds == 3 and federation.phase == Phase.FINISHED
+    assert reporter.delivered == 5 and reporter.rejected == 0

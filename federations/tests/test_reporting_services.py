@@ -1,0 +1,139 @@
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from federations import live, services
+from federations.models import Federation, Phase, ReportingToken, RoundRecord, Status
+from federations.protocol import FinalEvent, RoundEvent, StateEvent
+
+
+@pytest.fixture
+def token(federation):
+    raw = services.reporting_token_issue(federation=federation)
+    return services.reporting_token_authenticate(federation_id=federation.pk, token=raw)
+
+
+def apply(federation, token, event):
+    services.federation_apply_event(federation_id=federation.pk, token_id=token, event=event)
+    federation.refresh_from_db()
+
+
+def round_event(number, duration, run="r1", loss=0.5):
+    return RoundEvent(run, number, duration, loss, {"accuracy": 0.8}, 2, 100)
+
+
+def test_a_state_event_updates_the_training_state_and_marks_the_server_online(federation, token, settings):
+    settings.F2F_OFFLINE_AFTER = 600
+    apply(federation, token, StateEvent("r1", "training", 3, 10, 4, 2, 0.5))
+    assert (federation.status, federation.phase, federation.current_round, federation.total_rounds) == (
+        Status.ONLINE, Phase.TRAINING, 3, 10)
+    assert (federation.connected_clients, federation.min_clients, federation.fraction_fit) == (4, 2, 0.5)
+    assert federation.current_run == "r1"
+    assert timezone.now() - federation.last_update < timedelta(seconds=5)
+    assert federation.offline_after == federation.last_update + timedelta(seconds=600)
+
+
+def test_rounds_count_by_increment_and_average_from_the_stored_rounds(federation, token):
+    apply(federation, token, round_event(1, 10.0))
+    apply(federation, token, round_event(2, 20.0))
+    apply(federation, token, round_event(3, 60.0))
+    assert federation.completed_rounds == 3
+    assert federation.avg_round_duration == pytest.approx(30.0)
+    assert list(RoundRecord.objects.values_list("number", "duration", "loss", "metrics")) == [
+        (1, 10.0, 0.5, {"accuracy": 0.8}), (2, 20.0, 0.5, {"accuracy": 0.8}), (3, 60.0, 0.5, {"accuracy": 0.8})]
+
+
+def test_a_repeated_or_late_round_never_counts_twice(federation, token):
+    apply(federation, token, round_event(1, 10.0))
+    apply(federation, token, round_event(2, 20.0))
+    apply(federation, token, round_event(1, 99.0, loss=9.9))  # resent after a lost acknowledgement
+    assert federation.completed_rounds == 2
+    assert federation.avg_round_duration == pytest.approx(15.0)
+    assert RoundRecord.objects.get(number=1).loss == 0.5
+
+
+def test_a_new_run_keeps_its_own_rounds(federation, token):
+    apply(federation, token, round_event(1, 10.0, run="first"))
+    apply(federation, token, round_event(1, 30.0, run="second"))
+    assert federation.completed_rounds == 2
+    assert RoundRecord.objects.filter(federation=federation).count() == 2
+
+
+def test_slow_rounds_push_the_offline_deadline_to_ten_rounds(federation, token, settings):
+    settings.F2F_OFFLINE_AFTER = 60
+    apply(federation, token, round_event(1, 30.0))
+    assert federation.offline_after == federation.last_update + timedelta(seconds=300)
+
+
+def test_the_final_event_finishes_the_training(federation, token):
+    apply(federation, token, FinalEvent("r1", 10))
+    assert federation.phase == Phase.FINISHED
+
+
+def test_a_revoked_token_writes_nothing(federation, token):
+    services.reporting_token_revoke(federation=federation)
+    with pytest.raises(services.TokenRevoked):
+        apply(federation, token, round_event(1, 10.0))
+    assert federation.completed_rounds == 0 and not RoundRecord.objects.exists()
+
+
+def test_tokens_are_stored_hashed_rotated_and_bound_to_their_federation(make_federation):
+    first, second = make_federation(), make_federation()
+    raw = services.reporting_token_issue(federation=first)
+    stored = ReportingToken.objects.get(federation=first)
+    assert raw not in stored.token_hash and len(stored.token_hash) == 64
+    assert services.reporting_token_authenticate(federation_id=first.pk, token=raw) == stored.pk
+    assert services.reporting_token_authenticate(federation_id=second.pk, token=raw) is None
+    assert services.reporting_token_authenticate(federation_id=first.pk, token=raw + "x") is None
+    assert services.reporting_token_authenticate(federation_id=str(first.pk), token=raw) is None
+
+    rotated = services.reporting_token_issue(federation=first)
+    assert services.reporting_token_authenticate(federation_id=first.pk, token=raw) is None
+    assert services.reporting_token_authenticate(federation_id=first.pk, token=rotated) is not None
+
+
+def test_applied_events_are_pushed_to_the_catalog_and_the_federation_page_after_commit(
+    federation, token, django_capture_on_commit_callbacks
+):
+    layer = get_channel_layer()
+    catalog = async_to_sync(layer.new_channel)()
+    page = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(live.CATALOG_GROUP, catalog)
+    async_to_sync(layer.group_add)(live.federation_group(federation.pk), page)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        apply(federation, token, round_event(1, 10.0))
+
+    for channel in (catalog, page):
+        message = async_to_sync(layer.receive)(channel)
+        assert message["type"] == "federation.update"
+        assert message["federation"]["id"] == federation.pk
+        assert message["federation"]["completed_rounds"] == 1
+        assert message["federation"]["status_label"] == "Online"
+        assert message["round"]["round"] == 1 and message["round"]["metrics"] == {"accuracy": 0.8}
+
+
+def test_the_heartbeat_pushes_the_federations_it_turned_offline(federation, django_capture_on_commit_callbacks):
+    Federation.objects.filter(pk=federation.pk).update(status=Status.ONLINE,
+                                                       offline_after=timezone.now() - timedelta(seconds=1))
+    layer = get_channel_layer()
+    page = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(live.federation_group(federation.pk), page)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.federations_mark_silent_offline()
+
+    assert async_to_sync(layer.receive)(page)["federation"]["status"] == Status.OFFLINE
+
+
+def test_a_failing_push_is_logged_and_never_raised(federation, monkeypatch, caplog):
+    class DownLayer:
+        async def group_send(self, group, message):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(live, "get_channel_layer", DownLayer)
+    live.push([federation.pk])
+    assert "Live push" in caplog.text

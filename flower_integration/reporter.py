@@ -1,0 +1,205 @@
+"""The reporter: sends a federation's training events to an F2F Indexer without ever slowing it.
+
+Hooks call ``state``, ``round_finished`` and ``final``; each only records the event and
+returns (microseconds). A background thread owns the Socket.IO connection: it delivers
+events in order, waits for each acknowledgement, reconnects with exponential backoff when
+the Indexer is slow or down, and then catches up. Only the latest state is kept (older
+states are worthless); finished rounds wait in a bounded queue (the oldest are dropped,
+and counted, when it is full). The Indexer applies a round at most once, so resending
+after a lost acknowledgement is safe.
+"""
+
+import collections
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+
+import socketio
+
+logger = logging.getLogger("flower_integration")
+
+PROTOCOL_VERSION = 1
+_METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+MAX_METRICS = 16
+
+
+def clean_metrics(metrics) -> dict:
+    """The reportable part of Flower metrics: finite numbers under short plain names."""
+    clean = {}
+    for name, value in (metrics or {}).items():
+        if len(clean) == MAX_METRICS:
+            break
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if isinstance(name, str) and _METRIC_NAME.match(name) and math.isfinite(value):
+            clean[name] = float(value)
+    return clean
+
+
+class Reporter:
+    """Reports one training run of one federation to an Indexer.
+
+    ``indexer_url`` is the portal's base URL (e.g. ``http://127.0.0.1:8321``); ``federation_id``
+    and ``token`` are the federation's id and the reporting token the Indexer issued.
+    """
+
+    def __init__(
+        self,
+        indexer_url: str,
+        federation_id: int,
+        token: str,
+        *,
+        run: str | None = None,
+        queue_size: int = 10_000,
+        connect_timeout: float = 5.0,
+        ack_timeout: float = 10.0,
+        max_backoff: float = 30.0,
+    ):
+        self.indexer_url = indexer_url.rstrip("/")
+        self.federation_id = federation_id
+        self.run = run or uuid.uuid4().hex[:16]
+        self._auth = {"federation": federation_id, "token": token}
+        self._connect_timeout, self._ack_timeout, self._max_backoff = connect_timeout, ack_timeout, max_backoff
+        self._lock = threading.Condition()
+        self._state: dict | None = None
+        self._rounds: collections.deque = collections.deque(maxlen=queue_size)
+        self._final: dict | None = None
+        self._closing = False
+        self._client: socketio.Client | None = None
+        self.delivered = 0
+        self.dropped = 0
+        self.rejected = 0
+        self._thread = threading.Thread(target=self._send_forever, name="f2f-reporter", daemon=True)
+        self._thread.start()
+
+    # The hook side: record and return at once.
+
+    def state(self, *, phase: str, round: int, total_rounds: int, connected_clients: int, min_clients: int,
+              fraction_fit: float) -> None:
+        self._put_state({
+            "phase": phase, "round": int(round), "total_rounds": int(total_rounds),
+            "connected_clients": int(connected_clients), "min_clients": int(min_clients),
+            "fraction_fit": float(min(max(fraction_fit, 0.0), 1.0)),
+        })
+
+    def round_finished(self, *, round: int, duration: float, loss: float | None, metrics: dict | None,
+                       num_clients: int, num_examples: int) -> None:
+        if loss is not None and not (isinstance(loss, (int, float)) and math.isfinite(loss)):
+            loss = None
+        event = {"round": int(round), "duration": float(duration), "loss": None if loss is None else float(loss),
+                 "metrics": clean_metrics(metrics), "num_clients": int(num_clients), "num_examples": int(num_examples)}
+        with self._lock:
+            if len(self._rounds) == self._rounds.maxlen:
+                self.dropped += 1
+            self._rounds.append(self._envelope(event))
+            self._lock.notify()
+
+    def final(self, *, rounds: int) -> None:
+        with self._lock:
+            self._final = self._envelope({"rounds": int(rounds)})
+            self._lock.notify()
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Try to deliver what is pending for up to ``timeout`` seconds, then stop. True if all went."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._closing = True
+            self._lock.notify_all()
+            while self._pending() and time.monotonic() < deadline:
+                self._lock.wait(timeout=max(0.0, min(0.1, deadline - time.monotonic())))
+            delivered_all = not self._pending()
+            self._closing = None  # tells the thread to stop now
+            self._lock.notify_all()
+        self._thread.join(timeout=2)
+        return delivered_all
+
+    # The sending side.
+
+    def _envelope(self, event: dict) -> dict:
+        return {"v": PROTOCOL_VERSION, "run": self.run, **event}
+
+    def _put_state(self, event: dict) -> None:
+        with self._lock:
+            self._state = self._envelope(event)
+            self._lock.notify()
+
+    def _pending(self) -> bool:
+        return bool(self._state or self._rounds or self._final)
+
+    def _next(self):
+        """The next event to send, in order: the current state, finished rounds, the final event."""
+        if self._state is not None:
+            return "state", self._state
+        if self._rounds:
+            return "round", self._rounds[0]
+        if self._final is not None:
+            return "final", self._final
+        return None
+
+    def _delivered(self, kind: str, payload: dict) -> None:
+        with self._lock:
+            if kind == "state" and self._state is payload:
+                self._state = None
+            elif kind == "round" and self._rounds and self._rounds[0] is payload:
+                self._rounds.popleft()
+            elif kind == "final" and self._final is payload:
+                self._final = None
+            self._lock.notify_all()
+
+    def _send_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            with self._lock:
+                while self._closing is not None and not self._pending():
+                    self._lock.wait()
+                if self._closing is None:
+                    break
+                kind, payload = self._next()
+            try:
+                client = self._connected()
+                answer = client.call(kind, payload, timeout=self._ack_timeout)
+            except Exception as error:  # the Indexer is down, slow or refused us: back off and retry
+                logger.warning("F2F reporter: cannot reach %s (%s); retrying in %.1fs", self.indexer_url, error, backoff)
+                self._disconnect()
+                if self._wait(backoff):
+                    break
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            backoff = 0.5
+            if isinstance(answer, dict) and answer.get("ok"):
+                self.delivered += 1
+                self._delivered(kind, payload)
+            elif isinstance(answer, dict) and str(answer.get("error", "")).startswith("throttled"):
+                self._wait(1.0)
+            else:
+                self.rejected += 1
+                logger.error("F2F reporter: the Indexer refused a %s event: %s", kind, answer)
+                self._delivered(kind, payload)  # resending an invalid event cannot succeed
+        self._disconnect()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless told to stop; True when stopping."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._closing is None, timeout=seconds)
+            return self._closing is None
+
+    def _connected(self) -> socketio.Client:
+        if self._client is None or not self._client.connected:
+            self._disconnect()
+            client = socketio.Client(reconnection=False, handle_sigint=False)
+            client.connect(self.indexer_url, auth=self._auth, transports=["websocket"],
+                           wait_timeout=self._connect_timeout)
+            self._client = client
+            logger.info("F2F reporter: connected to %s as federation %s", self.indexer_url, self.federation_id)
+        return self._client
+
+    def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.disconnect()
+            except Exception:  # already gone
+                pass

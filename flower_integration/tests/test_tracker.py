@@ -1,0 +1,96 @@
+from flower_integration.reporter import clean_metrics
+from flower_integration.tracker import RoundTracker
+
+
+class RecordingReporter:
+    """Stands in for ``Reporter``: records the calls instead of sending them."""
+
+    def __init__(self):
+        self.calls = []
+
+    def state(self, **event):
+        self.calls.append(("state", event))
+
+    def round_finished(self, **event):
+        self.calls.append(("round_finished", event))
+
+    def final(self, **event):
+        self.calls.append(("final", event))
+
+    def of(self, kind):
+        return [event for name, event in self.calls if name == kind]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def make(rounds=2):
+    reporter, clock = RecordingReporter(), Clock()
+    return reporter, clock, RoundTracker(reporter, num_rounds=rounds, min_clients=2, fraction_fit=0.5, clock=clock)
+
+
+def play_round(tracker, clock, number, *, seconds, evaluate=True):
+    tracker.fit_starting(number)
+    clock.now += 30  # waiting for clients is not part of the round
+    tracker.fit_configured(number, connected=3)
+    clock.now += seconds
+    tracker.fit_aggregated(number, num_clients=2, num_examples=80, metrics={"loss": 0.9})
+    tracker.evaluate_configured(number, selected=2 if evaluate else 0)
+    if evaluate:
+        tracker.evaluate_aggregated(number, loss=0.5, metrics={"accuracy": 0.8}, num_clients=2)
+
+
+def test_a_round_is_timed_from_the_chosen_clients_to_its_evaluation():
+    reporter, clock, tracker = make()
+    play_round(tracker, clock, 1, seconds=12.5)
+    [event] = reporter.of("round_finished")
+    assert event == {"round": 1, "duration": 12.5, "loss": 0.5, "metrics": {"train_loss": 0.9, "accuracy": 0.8},
+                     "num_clients": 2, "num_examples": 80}
+
+
+def test_a_round_without_evaluation_ends_with_its_fit():
+    reporter, clock, tracker = make()
+    play_round(tracker, clock, 1, seconds=4, evaluate=False)
+    [event] = reporter.of("round_finished")
+    assert event["duration"] == 4 and event["loss"] is None and event["metrics"] == {"train_loss": 0.9}
+
+
+def test_the_last_round_finishes_the_training():
+    reporter, clock, tracker = make(rounds=2)
+    play_round(tracker, clock, 1, seconds=1)
+    assert reporter.of("final") == []
+    play_round(tracker, clock, 2, seconds=1)
+    assert reporter.of("final") == [{"rounds": 2}]
+    assert reporter.of("state")[-1]["phase"] == "finished"
+
+
+def test_states_carry_round_progress_and_clients():
+    reporter, clock, tracker = make(rounds=5)
+    tracker.waiting()
+    play_round(tracker, clock, 1, seconds=1)
+    first, *_, last = reporter.of("state")
+    assert first == {"phase": "waiting", "round": 0, "total_rounds": 5, "connected_clients": 0, "min_clients": 2,
+                     "fraction_fit": 0.5}
+    assert last["round"] == 1 and last["connected_clients"] == 3
+    assert "evaluating" in [state["phase"] for state in reporter.of("state")]
+
+
+def test_a_round_is_reported_once_even_if_hooks_repeat():
+    reporter, clock, tracker = make()
+    play_round(tracker, clock, 1, seconds=1)
+    tracker.evaluate_aggregated(1, loss=0.1, metrics={}, num_clients=2)
+    assert len(reporter.of("round_finished")) == 1
+
+
+def test_only_reportable_metrics_are_kept():
+    metrics = {"accuracy": 0.9, "f1": 1, "flag": True, "text": "x", "nan": float("nan"), "bad name!": 1.0,
+               **{f"m{i}": i for i in range(30)}}
+    cleaned = clean_metrics(metrics)
+    assert cleaned["accuracy"] == 0.9 and cleaned["f1"] == 1.0
+    assert not {"flag", "text", "nan", "bad name!"} & set(cleaned)
+    assert len(cleaned) == 16

@@ -1,0 +1,102 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+
+from . import services
+from .models import Candidacy, Decision
+
+CONTEXT_LINES = 3
+
+
+class DecisionInline(admin.TabularInline):
+    model = Decision
+    fields = ["action", "actor", "at", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+                             help_text="Shown to the candidate and kept with the decision.")
+
+
+def _source_excerpt(lines: list[str], line: int) -> str:
+    """The code around ``line``, numbered, the line itself marked."""
+    if not line:
+        return ""
+    start, end = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
+    return format_html_join(
+        "\n", "<span{}>{:>5}  {}</span>",
+        ((' style="background:#fff3cd;font-weight:600"' if n == line else "", n, lines[n - 1][:200])
+         for n in range(start, end + 1)),
+    )
+
+
+@admin.register(Candidacy)
+class CandidacyAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "verdict", "finding_count", "server_address", "owner_contact", "created_at"]
+    list_filter = ["status", "verdict", "category", "flower_api", "created_at"]
+    search_fields = ["name", "owner_contact", "server_address", "client_sha256"]
+    actions = ["approve", "decline"]
+    inlines = [DecisionInline]
+    readonly_fields = ["status", "verdict", "finding_count", "validation_report", "client_filename", "client_sha256",
+                       "requirements_txt", "federation", "created_at", "updated_at", *Candidacy.CARD_FIELDS,
+                       "num_rounds", "min_clients"]
+    fieldsets = [
+        ("Review", {"fields": ["status", "verdict", "finding_count", "validation_report", "federation"]}),
+        ("Client.py", {"fields": ["client_filename", "client_sha256", "requirements_txt"]}),
+        ("Card", {"fields": [*Candidacy.CARD_FIELDS, "num_rounds", "min_clients"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("client_content")
+
+    def has_add_permission(self, request):
+        return False  # candidacies come from the public form
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)  # decisions go through the actions
+
+    @admin.display(description="validation report")
+    def validation_report(self, candidacy):
+        report = candidacy.report or {}
+        items = [*report.get("errors", []), *report.get("findings", [])]
+        if not items:
+            return "Clean: no findings." if report else "Not validated yet."
+        lines = bytes(candidacy.client_content).decode("utf-8", errors="replace").splitlines()
+        return format_html_join(
+            "", '<div style="margin-bottom:1em"><strong>{}</strong> line {}: {}<pre style="margin:.3em 0">{}</pre></div>',
+            ((item["rule"], item["line"], item["message"], _source_excerpt(lines, item["line"])) for item in items),
+        )
+
+    def _decide(self, request, queryset, service, verb):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for candidacy in queryset:
+                try:
+                    service(candidacy_id=candidacy.pk, actor=request.user, reason=form.cleaned_data["reason"])
+                except ValidationError as error:
+                    self.message_user(request, f"{candidacy.name}: {' '.join(error.messages)}", messages.ERROR)
+                else:
+                    self.message_user(request, f"{candidacy.name}: {verb}.", messages.SUCCESS)
+            return None
+        return TemplateResponse(request, "admin/indexer/decide.html", {
+            **self.admin_site.each_context(request), "title": f"{verb.capitalize()} candidacies",
+            "form": form, "candidacies": queryset, "action": request.POST["action"], "verb": verb,
+            "opts": self.model._meta,
+        })
+
+    @admin.action(description="Approve selected candidacies (list them, issue tokens)")
+    def approve(self, request, queryset):
+        return self._decide(request, queryset, services.candidacy_approve, "approved")
+
+    @admin.action(description="Decline selected candidacies")
+    def decline(self, request, queryset):
+        return self._decide(request, queryset, services.candidacy_decline, "declined")

@@ -1,0 +1,38 @@
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import services
+from .forms import CandidacyForm
+from .models import Candidacy
+
+
+@require_http_methods(["GET", "POST"])
+def be_a_server(request):
+    """The public candidacy form; a valid submission goes to its private status page."""
+    form = CandidacyForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        content, filename = data["client_file"]
+        candidacy = services.candidacy_submit(
+            card={field: data[field] for field in Candidacy.CARD_FIELDS},
+            num_rounds=data["num_rounds"], min_clients=data["min_clients"],
+            client_content=content, client_filename=filename, requirements_txt=data["requirements"],
+        )
+        return redirect("indexer:status", access_key=candidacy.access_key)
+    return render(request, "indexer/be_a_server.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def candidacy_status(request, access_key):
+    """The candidate's private page: progress, validation report, decision, and the token once."""
+    candidacy = get_object_or_404(Candidacy.objects.defer("client_content"), access_key=access_key)
+    token = None
+    if candidacy.status == Candidacy.Status.APPROVED:
+        token = services.candidacy_reveal_token(candidacy_id=candidacy.pk)
+    response = render(request, "indexer/status.html", {
+        "candidacy": candidacy, "token": token, "decision": candidacy.latest_decision(),
+        "report": candidacy.report or {},
+    })
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"  # the link is the candidate's secret
+    return response

@@ -1,0 +1,162 @@
+// Live pages: a WebSocket per page patches the catalog rows or the federation page in place,
+// and grows the learning curves. The server only pushes; this script never sends anything.
+(function () {
+  "use strict";
+
+  function relativeTime(iso) {
+    if (!iso) return "never";
+    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    const steps = [[60, "second", 1], [3600, "minute", 60], [86400, "hour", 3600], [Infinity, "day", 86400]];
+    for (const [limit, unit, size] of steps) {
+      if (seconds < limit) {
+        const n = Math.floor(seconds / size);
+        if (unit === "second" && n < 5) return "now";
+        return n + " " + unit + (n === 1 ? "" : "s") + " ago";
+      }
+    }
+  }
+
+  function setText(root, field, text) {
+    root.querySelectorAll('[data-field="' + field + '"]').forEach(function (el) { el.textContent = text; });
+  }
+
+  function renderTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      el.textContent = relativeTime(el.getAttribute("datetime"));
+    });
+  }
+
+  function patch(root, f) {
+    root.querySelectorAll('[data-field="status"]').forEach(function (badge) {
+      badge.textContent = f.status_label;
+      badge.classList.toggle("text-bg-success", f.status === "online");
+      badge.classList.toggle("text-bg-secondary", f.status !== "online");
+    });
+    setText(root, "phase", f.phase_label);
+    setText(root, "current_round", f.current_round);
+    setText(root, "total_rounds", f.total_rounds);
+    setText(root, "connected_clients", f.connected_clients);
+    setText(root, "min_clients", f.min_clients);
+    setText(root, "fraction_fit", Number(f.fraction_fit).toFixed(2));
+    setText(root, "completed_rounds", f.completed_rounds);
+    setText(root, "download_count", Number(f.download_count).toLocaleString("en-US"));
+    setText(root, "avg_round_duration", f.avg_round_duration === null ? "—" : f.avg_round_duration.toFixed(1) + " s");
+    root.querySelectorAll('[data-field="progress"]').forEach(function (bar) {
+      bar.style.width = f.progress + "%";
+      if (bar.parentElement) bar.parentElement.setAttribute("aria-valuenow", f.progress);
+    });
+    root.querySelectorAll('[data-field="last_update"]').forEach(function (cell) {
+      cell.replaceChildren();
+      if (f.last_update) {
+        const time = document.createElement("time");
+        time.setAttribute("datetime", f.last_update);
+        time.textContent = relativeTime(f.last_update);
+        cell.appendChild(time);
+      } else {
+        cell.textContent = "never";
+      }
+    });
+  }
+
+  // A WebSocket that reconnects with backoff; the server resends the current state on connect.
+  function subscribe(path, onMessage) {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    let delay = 1000;
+    function open() {
+      const socket = new WebSocket(scheme + location.host + path);
+      socket.onopen = function () { delay = 1000; document.body.dataset.live = "connected"; };
+      socket.onmessage = function (event) { onMessage(JSON.parse(event.data)); };
+      socket.onclose = function () {
+        document.body.dataset.live = "disconnected";
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 30000);
+      };
+    }
+    open();
+  }
+
+  // Learning curves: loss, the reported metrics, and round duration, one chart each.
+  function Curves(container) {
+    const charts = {};
+    let run = null;
+
+    function chart(name, label) {
+      if (charts[name]) return charts[name];
+      const card = document.createElement("div");
+      card.className = "col-md-4";
+      card.innerHTML = '<div class="card"><div class="card-body"><h2 class="h6"></h2><canvas></canvas></div></div>';
+      card.querySelector("h2").textContent = label;
+      card.querySelector("canvas").dataset.chart = name;
+      container.appendChild(card);
+      charts[name] = new Chart(card.querySelector("canvas"), {
+        type: "line",
+        data: { labels: [], datasets: [] },
+        options: { animation: false, responsive: true, scales: { x: { title: { display: true, text: "round" } } } },
+      });
+      return charts[name];
+    }
+
+    function addPoint(c, round, series, value) {
+      if (value === null || value === undefined) return;
+      let dataset = c.data.datasets.find(function (d) { return d.label === series; });
+      if (!dataset) {
+        dataset = { label: series, data: [], tension: 0.2, pointRadius: 2 };
+        c.data.datasets.push(dataset);
+      }
+      if (!c.data.labels.includes(round)) c.data.labels.push(round);
+      c.data.labels.sort(function (a, b) { return a - b; });
+      dataset.data = dataset.data.filter(function (p) { return p.x !== round; });
+      dataset.data.push({ x: round, y: value });
+      dataset.data.sort(function (a, b) { return a.x - b.x; });
+    }
+
+    function reset() {
+      Object.values(charts).forEach(function (c) { c.data.labels = []; c.data.datasets = []; c.update(); });
+    }
+
+    this.add = function (point) {
+      if (run !== null && point.run !== run) reset();
+      run = point.run;
+      container.closest("[data-curves]").hidden = false;
+      setText(document, "current_run", point.run);
+      addPoint(chart("loss", "Loss"), point.round, "loss", point.loss);
+      Object.keys(point.metrics || {}).sort().forEach(function (name) {
+        addPoint(chart("metrics", "Metrics"), point.round, name, point.metrics[name]);
+      });
+      addPoint(chart("duration", "Round duration (s)"), point.round, "duration", point.duration);
+      Object.values(charts).forEach(function (c) { c.update(); });
+      container.dataset.points = String(Math.max(Number(container.dataset.points || 0), charts.duration.data.labels.length));
+    };
+    this.replace = function (points) {
+      reset();
+      run = null;
+      container.dataset.points = "0";
+      points.forEach(this.add, this);
+    };
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    renderTimes(document);
+    setInterval(function () { renderTimes(document); }, 15000);
+
+    const page = document.querySelector("[data-live-federation]");
+    if (page) {
+      const curves = new Curves(page.querySelector("[data-curves-grid]"));
+      const initial = document.getElementById("round-history");
+      if (initial) curves.replace(JSON.parse(initial.textContent));
+      subscribe("/ws/federations/" + page.dataset.liveFederation + "/", function (message) {
+        patch(document, message.federation);
+        if (message.history) curves.replace(message.history);
+        if (message.round) curves.add(message.round);
+      });
+      return;
+    }
+    if (document.querySelector("[data-live-catalog]")) {
+      subscribe("/ws/catalog/", function (message) {
+        document.querySelectorAll('tr[data-federation="' + message.federation.id + '"]').forEach(function (row) {
+          patch(row, message.federation);
+        });
+      });
+    }
+  });
+})();
