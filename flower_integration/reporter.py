@@ -1,8 +1,9 @@
 """The reporter: sends a federation's training events to an F2F Indexer without ever slowing it.
 
 Hooks call ``state``, ``round_finished`` and ``final``; each only records the event and
-returns (microseconds). A background thread owns the Socket.IO connection: it delivers
-events in order, waits for each acknowledgement, reconnects with exponential backoff when
+returns (microseconds). A background thread owns the Socket.IO connection: it sends the
+latest state first, then the finished rounds in order, then the final event; it waits for
+each acknowledgement, reconnects with exponential backoff when
 the Indexer is slow or down, and then catches up. Only the latest state is kept (older
 states are worthless); finished rounds wait in a bounded queue (the oldest are dropped,
 and counted, when it is full). The Indexer applies a round at most once, so resending

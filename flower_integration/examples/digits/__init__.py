@@ -1,0 +1,1 @@
+"""A small real federation: a dense network on scikit-learn's bundled handwritten digits."""
