@@ -55,7 +55,7 @@ class FederationAdmin(admin.ModelAdmin):
     def round_progress(self, federation):
         return f"{federation.current_round}/{federation.total_rounds}"
 
-    @admin.action(description="Issue a new reporting token (revokes the old one)")
+    @admin.action(description="Issue a new reporting token (revokes the old one)", permissions=["change"])
     def rotate_reporting_token(self, request, queryset):
         for federation in queryset:
             token = services.reporting_token_issue(federation=federation)
@@ -65,7 +65,7 @@ class FederationAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Revoke reporting tokens")
+    @admin.action(description="Revoke reporting tokens", permissions=["change"])
     def revoke_reporting_tokens(self, request, queryset):
         revoked = sum(services.reporting_token_revoke(federation=federation) for federation in queryset)
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

@@ -20,12 +20,15 @@ from . import protocol, services
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 16 * 1024
+RETRY_LATER = "unavailable: try again later"  # the reporter resends events answered with this
 EVENTS_PER_SECOND = 20.0
 EVENT_BURST = 60
 
 sio = socketio.AsyncServer(
     async_mode="asgi",
-    cors_allowed_origins=[],  # reporters are programs, not pages: no browser origin is accepted
+    # Same origin only (engineio's default, proxy headers included): reporters send their own
+    # target as Origin; pages of other sites are refused. Note that [] would disable the check.
+    cors_allowed_origins=None,
     max_http_buffer_size=MAX_FRAME_BYTES,
     logger=False,
     engineio_logger=False,
@@ -93,6 +96,9 @@ async def _apply(sid, kind, data):
     except services.TokenRevoked:
         sio.start_background_task(_disconnect_after_ack, sid)
         return {"ok": False, "error": "token revoked"}
+    except Exception:
+        logger.exception("Applying a %s event of federation %s failed", kind, federation_id)
+        return {"ok": False, "error": RETRY_LATER}
     return {"ok": True}
 
 

@@ -23,8 +23,8 @@ MAX_CLIENTS = 1_000_000
 MAX_EXAMPLES = 10**12
 MAX_DURATION = 7 * 24 * 3600.0
 MAX_METRICS = 16
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
-_RUN = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+_RUN = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 
 
 class ProtocolError(ValueError):
@@ -84,7 +84,7 @@ def _envelope(data, keys: set) -> str:
     if unknown:
         raise ProtocolError(f"unknown fields: {', '.join(sorted(map(str, unknown)))[:200]}")
     run = data.get("run")
-    if not isinstance(run, str) or not _RUN.match(run):
+    if not isinstance(run, str) or not _RUN.fullmatch(run):
         raise ProtocolError("run must be 1 to 32 letters, digits, '-' or '_'")
     return run
 
@@ -114,7 +114,7 @@ def parse_round(data) -> RoundEvent:
         raise ProtocolError(f"metrics must be an object of at most {MAX_METRICS} entries")
     clean_metrics = {}
     for name, value in metrics.items():
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise ProtocolError("metric names are 1 to 40 letters, digits, '_', '.' or '-'")
         if type(value) not in (int, float) or not math.isfinite(value):
             raise ProtocolError(f"metric {name} must be a finite number")

@@ -95,6 +95,6 @@ def round_point(record: RoundRecord) -> dict:
 
 
 def round_history(federation: Federation, *, limit: int = 1000) -> list[dict]:
-    """The learning curves of the federation's current (or last) run, oldest round first."""
-    records = RoundRecord.objects.filter(federation=federation, run=federation.current_run).order_by("number")
-    return [round_point(record) for record in records[:limit]]
+    """The learning curves of the federation's current (or last) run: its latest ``limit`` rounds, oldest first."""
+    latest = RoundRecord.objects.filter(federation=federation, run=federation.current_run).order_by("-number")
+    return [round_point(record) for record in reversed(latest[:limit])]

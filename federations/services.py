@@ -135,8 +135,9 @@ def federation_apply_event(*, federation_id: int, token_id: int, event: StateEve
 
     Idempotent per round: a repeated or late round event stores and counts nothing more.
     """
-    federation = Federation.objects.select_for_update().get(pk=federation_id)
-    if not ReportingToken.objects.filter(pk=token_id, federation_id=federation_id, revoked_at__isnull=True).exists():
+    federation = Federation.objects.select_for_update().filter(pk=federation_id).first()
+    active = ReportingToken.objects.filter(pk=token_id, federation_id=federation_id, revoked_at__isnull=True)
+    if federation is None or not active.exists():
         raise TokenRevoked
     now = timezone.now()
     changes = {"status": Status.ONLINE, "last_update": now}

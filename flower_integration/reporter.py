@@ -23,8 +23,12 @@ import socketio
 logger = logging.getLogger("flower_integration")
 
 PROTOCOL_VERSION = 1
-_METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+_METRIC_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 MAX_METRICS = 16
+MAX_ABS_LOSS = 1e12
+MAX_DURATION = 7 * 24 * 3600.0
+# Answers that mean "not now" rather than "never": the event is sent again later.
+RETRY_PREFIXES = ("throttled", "unavailable")
 
 
 def clean_metrics(metrics) -> dict:
@@ -35,7 +39,7 @@ def clean_metrics(metrics) -> dict:
             break
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if isinstance(name, str) and _METRIC_NAME.match(name) and math.isfinite(value):
+        if isinstance(name, str) and _METRIC_NAME.fullmatch(name) and math.isfinite(value):
             clean[name] = float(value)
     return clean
 
@@ -88,9 +92,12 @@ class Reporter:
 
     def round_finished(self, *, round: int, duration: float, loss: float | None, metrics: dict | None,
                        num_clients: int, num_examples: int) -> None:
-        if loss is not None and not (isinstance(loss, (int, float)) and math.isfinite(loss)):
+        # A diverged loss or an absurd duration must not get the whole round refused.
+        if loss is not None and not (isinstance(loss, (int, float)) and math.isfinite(loss)
+                                     and abs(loss) <= MAX_ABS_LOSS):
             loss = None
-        event = {"round": int(round), "duration": float(duration), "loss": None if loss is None else float(loss),
+        duration = min(max(float(duration), 0.0), MAX_DURATION) if math.isfinite(duration) else 0.0
+        event = {"round": int(round), "duration": duration, "loss": None if loss is None else float(loss),
                  "metrics": clean_metrics(metrics), "num_clients": int(num_clients), "num_examples": int(num_examples)}
         with self._lock:
             if len(self._rounds) == self._rounds.maxlen:
@@ -169,13 +176,16 @@ class Reporter:
                     break
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            backoff = 0.5
             if isinstance(answer, dict) and answer.get("ok"):
+                backoff = 0.5
                 self.delivered += 1
                 self._delivered(kind, payload)
-            elif isinstance(answer, dict) and str(answer.get("error", "")).startswith("throttled"):
-                self._wait(1.0)
+            elif isinstance(answer, dict) and str(answer.get("error", "")).startswith(RETRY_PREFIXES):
+                if self._wait(backoff):  # "not now": the same event goes again after a pause
+                    break
+                backoff = min(backoff * 2, self._max_backoff)
             else:
+                backoff = 0.5
                 self.rejected += 1
                 logger.error("F2F reporter: the Indexer refused a %s event: %s", kind, answer)
                 self._delivered(kind, payload)  # resending an invalid event cannot succeed

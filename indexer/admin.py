@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -26,16 +28,20 @@ class ReasonForm(forms.Form):
                              help_text="Shown to the candidate and kept with the decision.")
 
 
+def source_lines(content: bytes) -> list[str]:
+    """The file's lines as Python numbers them: only \\n, \\r\\n and \\r end a line (not \\f or U+2028)."""
+    return re.split(r"\r\n|\r|\n", content.decode("utf-8", errors="replace"))
+
+
 def _source_excerpt(lines: list[str], line: int) -> str:
     """The code around ``line``, numbered, the line itself marked."""
     if not line:
         return ""
     start, end = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
-    return format_html_join(
-        "\n", "<span{}>{:>5}  {}</span>",
-        ((' style="background:#fff3cd;font-weight:600"' if n == line else "", n, lines[n - 1][:200])
-         for n in range(start, end + 1)),
-    )
+    return format_html_join("\n", "{}", (
+        (format_html("<mark>{:>5}  {}</mark>" if n == line else "{:>5}  {}", n, lines[n - 1][:200]),)
+        for n in range(start, end + 1)
+    ))
 
 
 @admin.register(Candidacy)
@@ -70,7 +76,7 @@ class CandidacyAdmin(admin.ModelAdmin):
         items = [*report.get("errors", []), *report.get("findings", [])]
         if not items:
             return "Clean: no findings." if report else "Not validated yet."
-        lines = bytes(candidacy.client_content).decode("utf-8", errors="replace").splitlines()
+        lines = source_lines(bytes(candidacy.client_content))
         return format_html_join(
             "", '<div style="margin-bottom:1em"><strong>{}</strong> line {}: {}<pre style="margin:.3em 0">{}</pre></div>',
             ((item["rule"], item["line"], item["message"], _source_excerpt(lines, item["line"])) for item in items),
@@ -93,10 +99,10 @@ class CandidacyAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         })
 
-    @admin.action(description="Approve selected candidacies (list them, issue tokens)")
+    @admin.action(description="Approve selected candidacies (list them, issue tokens)", permissions=["change"])
     def approve(self, request, queryset):
         return self._decide(request, queryset, services.candidacy_approve, "approved")
 
-    @admin.action(description="Decline selected candidacies")
+    @admin.action(description="Decline selected candidacies", permissions=["change"])
     def decline(self, request, queryset):
         return self._decide(request, queryset, services.candidacy_decline, "declined")

@@ -2,7 +2,7 @@ import os
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.utils.text import get_valid_filename
 
 from .models import Candidacy
@@ -41,7 +41,10 @@ class CandidacyForm(forms.ModelForm):
         content = upload.read()
         if not content:
             raise ValidationError("The file is empty.", code="empty")
-        name = get_valid_filename(os.path.basename(upload.name.replace("\\", "/"))) or "Client.py"
+        try:
+            name = get_valid_filename(os.path.basename(upload.name.replace("\\", "/")))
+        except SuspiciousFileOperation:  # nothing usable left of the name
+            name = "Client.py"
         return content, name[:120]
 
     def clean_requirements(self) -> str:
@@ -51,6 +54,9 @@ class CandidacyForm(forms.ModelForm):
         if upload.size > REQUIREMENTS_MAX_BYTES:
             raise ValidationError("requirements.txt must be at most 16 KB.", code="too_large")
         try:
-            return upload.read().decode("utf-8")
+            text = upload.read().decode("utf-8")
         except UnicodeDecodeError:
             raise ValidationError("requirements.txt must be UTF-8 text.", code="not_text") from None
+        if "\x00" in text:
+            raise ValidationError("requirements.txt must be UTF-8 text.", code="not_text")
+        return text

@@ -30,7 +30,9 @@ def candidacy_submit(*, card: dict, num_rounds: int, min_clients: int, client_co
     )
     candidacy.full_clean()
     candidacy.save()
-    transaction.on_commit(lambda: validate_candidacy.delay(candidacy.pk))
+    # robust: a broker that is down must not turn a saved candidacy into an error page; the
+    # stalled-validation sweep queues it again later.
+    transaction.on_commit(lambda: validate_candidacy.delay(candidacy.pk), robust=True)
     return candidacy
 
 
@@ -42,7 +44,7 @@ def candidacy_validate(*, candidacy_id: int) -> None:
     """
     claimed = Candidacy.objects.filter(
         pk=candidacy_id, status__in=[Candidacy.Status.SUBMITTED, Candidacy.Status.VALIDATING]
-    ).update(status=Candidacy.Status.VALIDATING)
+    ).update(status=Candidacy.Status.VALIDATING, updated_at=timezone.now())
     if not claimed:
         return
     candidacy = Candidacy.objects.get(pk=candidacy_id)
@@ -52,7 +54,8 @@ def candidacy_validate(*, candidacy_id: int) -> None:
     )
     status = Candidacy.Status.REJECTED if report.verdict == "invalid" else Candidacy.Status.AWAITING_REVIEW
     Candidacy.objects.filter(pk=candidacy_id, status=Candidacy.Status.VALIDATING).update(
-        status=status, verdict=report.verdict, report=report.to_dict(), finding_count=len(report.findings)
+        status=status, verdict=report.verdict, report=report.to_dict(), finding_count=len(report.findings),
+        updated_at=timezone.now(),
     )
     logger.info("Candidacy %s validated: %s, %d finding(s)", candidacy_id, report.verdict, len(report.findings))
 
@@ -103,7 +106,12 @@ def candidacy_reveal_token(*, candidacy_id: int) -> str | None:
 
 
 def candidacies_requeue_stalled(*, older_than_seconds: int) -> list[int]:
-    """Queue again the validations that a lost message or a restarted broker left behind."""
+    """Queue again the validations that a lost message or a restarted broker left behind.
+
+    ``updated_at`` is when a candidacy was submitted or last claimed by a worker, so a
+    validation running now (claimed less than ``older_than_seconds`` ago, which is longer than
+    the task's time limit) is left alone.
+    """
     from .tasks import validate_candidacy
 
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)

@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from . import services
 from .forms import CandidacyForm
@@ -22,17 +22,21 @@ def be_a_server(request):
     return render(request, "indexer/be_a_server.html", {"form": form}, status=400 if form.errors else 200)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def candidacy_status(request, access_key):
-    """The candidate's private page: progress, validation report, decision, and the token once."""
+    """The candidate's private page: progress, validation report, decision; a POST reveals the token once.
+
+    Revealing takes a deliberate POST so that a link preview or scanner opening the page cannot
+    use up the only showing of the token.
+    """
     candidacy = get_object_or_404(Candidacy.objects.defer("client_content"), access_key=access_key)
     token = None
-    if candidacy.status == Candidacy.Status.APPROVED:
+    if request.method == "POST" and candidacy.status == Candidacy.Status.APPROVED:
         token = services.candidacy_reveal_token(candidacy_id=candidacy.pk)
     response = render(request, "indexer/status.html", {
         "candidacy": candidacy, "token": token, "decision": candidacy.latest_decision(),
         "report": candidacy.report or {},
     })
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the link is the candidate's secret
+    response["Referrer-Policy"] = "same-origin"  # the link is the candidate's secret: never sent to other sites
     return response

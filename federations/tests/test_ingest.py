@@ -145,3 +145,45 @@ def test_revoking_a_token_cuts_a_live_connection(live_portal, reporting_federati
         assert not client.connected
     finally:
         client.disconnect()
+
+
+def test_pages_of_other_sites_cannot_open_ingest_sessions(live_portal):
+    import urllib.error
+    import urllib.request
+
+    def handshake(origin):
+        request = urllib.request.Request(live_portal.url + "/socket.io/?EIO=4&transport=polling",
+                                         headers={"Origin": origin})
+        try:
+            return urllib.request.urlopen(request, timeout=10).status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert handshake("https://evil.example") == 400
+    assert handshake(live_portal.url) == 200  # what a reporter's client sends
+
+
+def test_a_deleted_federation_cuts_its_connection(live_portal, reporting_federation):
+    federation, token = reporting_federation
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        Federation.objects.filter(pk=federation.pk).delete()
+        assert client.call("state", STATE, timeout=10) == {"ok": False, "error": "token revoked"}
+    finally:
+        client.disconnect()
+    assert not RoundRecord.objects.exists()
+
+
+async def test_an_unexpected_failure_is_answered_try_again_later(monkeypatch):
+    from federations import ingest
+
+    async def session(sid):
+        return {"federation_id": 1, "token_id": 1}
+
+    def broken(**kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(ingest.sio, "get_session", session)
+    monkeypatch.setattr(ingest.services, "federation_apply_event", broken)
+    answer = await ingest._apply("sid", "state", STATE)
+    assert answer == {"ok": False, "error": ingest.RETRY_LATER}

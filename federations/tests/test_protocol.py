@@ -29,6 +29,8 @@ def test_valid_events_are_parsed():
         (protocol.parse_state, {**STATE, "fraction_fit": 1.5}, "fraction_fit"),
         (protocol.parse_state, {**STATE, "run": "../etc"}, "run"),
         (protocol.parse_state, {**STATE, "run": "x" * 33}, "run"),
+        (protocol.parse_state, {**STATE, "run": "x" * 32 + "\n"}, "run"),
+        (protocol.parse_round, {**ROUND, "metrics": {"accuracy\n": 1}}, "metric names"),
         (protocol.parse_round, {**ROUND, "round": 0}, "round"),
         (protocol.parse_round, {**ROUND, "duration": float("nan")}, "duration"),
         (protocol.parse_round, {**ROUND, "duration": -1}, "duration"),

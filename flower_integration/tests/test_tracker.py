@@ -1,4 +1,4 @@
-from flower_integration.reporter import clean_metrics
+from flower_integration.reporter import Reporter, clean_metrics
 from flower_integration.tracker import RoundTracker
 
 
@@ -94,3 +94,15 @@ def test_only_reportable_metrics_are_kept():
     assert cleaned["accuracy"] == 0.9 and cleaned["f1"] == 1.0
     assert not {"flag", "text", "nan", "bad name!"} & set(cleaned)
     assert len(cleaned) == 16
+
+
+def test_a_diverged_loss_or_odd_duration_still_reports_the_round():
+    reporter = Reporter("http://127.0.0.1:9", federation_id=1, token="t", connect_timeout=0.5)
+    try:
+        reporter.round_finished(round=1, duration=float("inf"), loss=1e13, metrics={}, num_clients=1, num_examples=1)
+        reporter.round_finished(round=2, duration=-3.0, loss=float("nan"), metrics={}, num_clients=1, num_examples=1)
+        first, second = list(reporter._rounds)
+    finally:
+        reporter.close(timeout=0)
+    assert (first["loss"], first["duration"]) == (None, 0.0)
+    assert (second["loss"], second["duration"]) == (None, 0.0)

@@ -68,10 +68,33 @@ def test_the_uploaded_name_is_never_a_path(client, db, card, tmp_path, monkeypat
     assert list(tmp_path.iterdir()) == [] and not (tmp_path.parent.parent / "x.py").exists()
 
 
-def test_requirements_must_be_text(client, db, card):
-    bad = SimpleUploadedFile("requirements.txt", b"\xff\xfe\x00")
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00", b"flwr==1.42.0\x00\n"])
+def test_requirements_must_be_text(client, db, card, content):
+    bad = SimpleUploadedFile("requirements.txt", content)
     response = client.post(FORM_URL, {**form_data(card), "client_file": upload(), "requirements": bad})
     assert response.context["form"].errors["requirements"] == ["requirements.txt must be UTF-8 text."]
+    assert not Candidacy.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["@@", " ", "#!"])
+def test_an_unusable_upload_name_becomes_client_py(client, db, card, name):
+    response = client.post(FORM_URL, {**form_data(card), "client_file": upload(name=name)})
+    assert response.status_code == 302
+    assert Candidacy.objects.get().client_filename == "Client.py"
+
+
+def test_a_broker_that_is_down_does_not_lose_the_candidacy(client, card, transactional_db, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from indexer import tasks
+
+    def down(*args, **kwargs):
+        raise OperationalError("broker unreachable")
+
+    monkeypatch.setattr(tasks.validate_candidacy, "delay", down)
+    response = client.post(FORM_URL, {**form_data(card), "client_file": upload()})
+    assert response.status_code == 302  # the candidate gets the link; the stalled sweep queues it later
+    assert Candidacy.objects.get().status == "submitted"
 
 
 def test_the_status_page_shows_the_report_and_the_token_only_once(client, db, card, admin_user):
@@ -83,11 +106,16 @@ def test_the_status_page_shows_the_report_and_the_token_only_once(client, db, ca
     assert "Awaiting review" in page and "F2F-EXEC-001" in page and 'http-equiv="refresh"' not in page
 
     services.candidacy_approve(candidacy_id=candidacy.pk, actor=admin_user, reason="Shell use is the backup job.")
-    first = client.get(url)
-    assert first["Cache-Control"] == "no-store" and first["Referrer-Policy"] == "no-referrer"
-    assert 'data-testid="token">f2f_' in first.content.decode()
-    assert "Shell use is the backup job." in first.content.decode()
-    assert 'data-testid="token"' not in client.get(url).content.decode()
+    preview = client.get(url)  # a link preview or a scanner opening the page uses up nothing
+    assert preview["Cache-Control"] == "no-store" and preview["Referrer-Policy"] == "same-origin"
+    assert "Shell use is the backup job." in preview.content.decode()
+    assert 'data-testid="reveal-token"' in preview.content.decode() and "f2f_" not in preview.content.decode()
+    assert 'data-testid="reveal-token"' in client.get(url).content.decode()
+
+    revealed = client.post(url).content.decode()
+    assert 'data-testid="token">f2f_' in revealed
+    again = client.post(url).content.decode()
+    assert 'data-testid="token"' not in again and 'data-testid="reveal-token"' not in again
 
 
 def test_unknown_status_links_are_404(client, db):

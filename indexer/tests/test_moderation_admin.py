@@ -25,7 +25,27 @@ def test_the_report_shows_the_code_around_each_finding(admin_client, card):
     finding = candidacy.__class__.objects.get(pk=candidacy.pk).report["findings"][0]
     page = admin_client.get(reverse("admin:indexer_candidacy_change", args=[candidacy.pk])).content.decode()
     assert finding["rule"] in page and f"line {finding['line']}" in page
-    assert "os.system" in page and "background:#fff3cd" in page
+    marked = page.split("<mark>")[1].split("</mark>")[0]
+    assert marked.startswith(f"{finding['line']:>5}  ") and "os.system" in marked
+
+
+def test_the_excerpt_numbers_lines_as_python_does(admin_client, card):
+    # A form feed or U+2028 in a comment must not shift the excerpt away from the flagged line.
+    source = corpus_file("os_system.txt").replace(b"import argparse", b"# \x0c \xe2\x80\xa8 note\nimport argparse", 1)
+    candidacy = awaiting(card, source)
+    page = admin_client.get(reverse("admin:indexer_candidacy_change", args=[candidacy.pk])).content.decode()
+    assert "os.system" in page.split("<mark>")[1].split("</mark>")[0]
+
+
+def test_staff_who_may_only_view_cannot_decide(client, django_user_model, card):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_candidacy"))
+    client.force_login(viewer)
+    candidacy = awaiting(card)
+    client.post(CHANGELIST, {"action": "approve", "_selected_action": [candidacy.pk], "apply": "1", "reason": "x"})
+    assert Candidacy.objects.get(pk=candidacy.pk).status == "awaiting_review"
 
 
 def test_approving_asks_for_a_reason_then_lists_the_federation(admin_client, admin_user, card):
