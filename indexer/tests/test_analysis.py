@@ -106,11 +106,12 @@ def test_a_first_positional_address_is_checked_too():
     assert rules(check(source)) == {"F2F-ADDR-001"}
 
 
-def test_an_address_from_the_environment_is_accepted_unless_its_fallback_differs():
+def test_an_address_from_the_environment_is_reported_and_its_fallback_checked():
     from_env = LEGACY_CLIENT.replace("args.server_address", 'os.environ["F2F_SERVER"]').replace("import argparse", "import argparse\nimport os")
-    assert check(from_env).verdict == "clean"
+    assert rules(check(from_env)) == {"F2F-ADDR-002"}
+    assert check(from_env).verdict == "findings"
     with_fallback = from_env.replace('os.environ["F2F_SERVER"]', 'os.getenv("F2F_SERVER", "127.0.0.1:8080")')
-    assert rules(check(with_fallback)) == {"F2F-ADDR-001"}
+    assert rules(check(with_fallback)) == {"F2F-ADDR-001", "F2F-ADDR-002"}
 
 
 def test_an_argparse_default_equal_to_the_declared_address_is_clean():
@@ -119,9 +120,11 @@ def test_an_argparse_default_equal_to_the_declared_address_is_clean():
     assert rules(check(source, declared="fl.example.org:9999")) == {"F2F-ADDR-001"}
 
 
-def test_an_address_built_at_run_time_comes_from_an_argument():
+def test_an_address_built_from_command_line_options_is_ordinary():
     source = LEGACY_CLIENT.replace("server_address=args.server_address", 'server_address=f"{args.host}:8080"')
-    assert check(source).verdict == "clean"
+    assert rules(check(source)) == {"F2F-ADDR-002"}  # no --host option: args.host is not one
+    with_option = source.replace('    args = parser', '    parser.add_argument("--host", default="fl.example.org")\n    args = parser')
+    assert check(with_option).verdict == "clean"
 
 
 def test_the_demo_clients_shipped_with_the_catalog_are_clean():
@@ -150,7 +153,7 @@ def test_a_plain_script_is_not_a_flower_client():
 
 
 def test_every_form_of_importing_flwr_counts():
-    body = "\n\nclass C(NumPyClient):\n    pass\n\nstart_client(server_address=a, client=C())\n"
+    body = "\n\nclass C(NumPyClient):\n    pass\n\nstart_client(server_address='fl.example.org:8080', client=C())\n"
     for imports in ("import flwr\nfrom flwr.client import NumPyClient, start_client",
                     "import flwr as fl\nfrom flwr.client import *",
                     "from flwr.client import NumPyClient, start_client"):
@@ -158,7 +161,7 @@ def test_every_form_of_importing_flwr_counts():
 
 
 def test_a_client_class_from_an_aliased_import_counts():
-    source = "from flwr.client import NumPyClient as Base, start_client as go\n\nclass C(Base):\n    pass\n\ngo(server_address=a, client=C())\n"
+    source = "from flwr.client import NumPyClient as Base, start_client as go\n\nclass C(Base):\n    pass\n\ngo(server_address='fl.example.org:8080', client=C())\n"
     assert check(source).verdict == "clean"
 
 
@@ -299,7 +302,7 @@ def test_a_short_decoded_constant_is_not_an_obfuscated_payload():
 
 def test_ordinary_names_that_look_dangerous_are_not_flagged():
     source = legacy_client_with(
-        "import re\nimport sqlite3\npattern = re.compile('x')\ndb = sqlite3.connect('db.sqlite')\n"
+        "import re\npattern = re.compile('x')\n"
         "text = 'a'.replace('a', 'b')\nopts = vars(object())\nhow = getattr(pattern, 'pattern')"
     )
     assert check(source).verdict == "clean"
@@ -350,7 +353,10 @@ def test_a_malformed_report_dict_is_rejected(data):
 
 
 def test_the_analyzer_uses_only_the_standard_library():
-    tree = ast.parse(Path(analysis.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported - {"__future__"} <= set(sys.stdlib_module_names)
+    imported = set()
+    for module in Path(analysis.__file__).parent.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        imported |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module and not node.level}
+    assert imported and imported - {"__future__"} <= set(sys.stdlib_module_names)
