@@ -136,7 +136,6 @@ class Checker(ast.NodeVisitor):
         self.declared = declared_server_address.strip()
         self.declared_host = host_of(self.declared)
         self.docstrings: set[int] = set()
-        self.parents: dict[int, ast.AST] = {}
         self.options: dict[str, ast.expr | None] = {}  # argparse dest -> its default (None: no default)
         self.imports_flwr = self.client_defined = self.entry_point = False
         self.client_classes: set[str] = set()
@@ -144,9 +143,8 @@ class Checker(ast.NodeVisitor):
         self.errors: list[Finding] = []
         self.findings: dict[tuple[str, int], Finding] = {}
         self._inner_adds: set[int] = set()
+        self.parents = self.names.parents
         for node in ast.walk(tree):
-            for child in ast.iter_child_nodes(node):
-                self.parents[id(child)] = node
             if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
                 first = node.body[0]
                 if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
@@ -207,7 +205,7 @@ class Checker(ast.NodeVisitor):
                 self.reported_modules.add(top)
                 self.add("F2F-DEP-001", node, shown)
                 continue
-            rule = classify(module) or judge(module)
+            rule = judge(module)
             if rule == "F2F-UNREV-002" and top in STDLIB_MODULES and not any(
                     key.split(".")[0] == top for key in REVIEWED):
                 rule = "F2F-UNREV-001"
@@ -232,7 +230,7 @@ class Checker(ast.NodeVisitor):
             return
         self._check_reference(node)
         parent = self.parents.get(id(node))
-        if node.id in self.names.module_names and node.id in self.names.aliases \
+        if node.id in self.names.module_names and self.names.qualname(node) == self.names.aliases.get(node.id) \
                 and not (isinstance(parent, ast.Attribute) and parent.value is node):
             self.add("F2F-UNREV-003", node, f"module {self.names.aliases[node.id]} used as a value")
         if node.id.startswith("__") and node.id.endswith("__") and node.id not in ORDINARY_DUNDER_NAMES \

@@ -89,6 +89,9 @@ class Names:
         self.bindings: dict[str, ast.expr] = {}  # names assigned exactly once -> their value
         self.bound_names: set[str] = set()  # every name the file binds (assignments, defs, arguments, imports)
         self.imports: list[tuple[ast.stmt, str, str]] = []  # (statement, module, what "import" shows)
+        self.parents: dict[int, ast.AST] = {}
+        # Parameters of each function: inside it they hide an import alias or a builtin of the same name.
+        self.parameters: dict[int, set[str]] = {}
         self._fold_cache: dict[int, str | bytes | None] = {}
         self._path_cache: dict[int, str] = {}
         self._prepare(tree)
@@ -99,6 +102,12 @@ class Names:
         alias_candidates: list[tuple[str, ast.expr]] = []
         count = lambda name: stores.__setitem__(name, stores.get(name, 0) + 1)  # noqa: E731
         for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[id(child)] = node
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                arguments = node.args
+                self.parameters[id(node)] = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+                self.parameters[id(node)] |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a}
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
@@ -152,6 +161,8 @@ class Names:
         if depth > 50:
             return None
         if isinstance(node, ast.Name):
+            if self.is_parameter(node):
+                return None  # whatever the caller passed: judged where it is passed
             if node.id in self.aliases:
                 return self.aliases[node.id]
             if node.id == "__builtins__":
@@ -191,6 +202,17 @@ class Names:
                     "builtins.globals", "builtins.vars", "builtins.locals"):
                 return self.qualname(ast.Name(id=key, ctx=ast.Load()), depth + 1)
         return None
+
+    def is_parameter(self, node: ast.Name) -> bool:
+        """Whether `node` names a parameter of a function it is in (a default value is outside it)."""
+        child, parent = node, self.parents.get(id(node))
+        while parent is not None:
+            if id(parent) in self.parameters and node.id in self.parameters[id(parent)]:
+                return child not in (parent.args.defaults + [d for d in parent.args.kw_defaults if d]) \
+                    and not (isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef))
+                             and (child in parent.decorator_list or child is parent.returns))
+            child, parent = parent, self.parents.get(id(parent))
+        return False
 
     # -- arguments --------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ REVIEWED: dict[str, frozenset[str] | None] = {
         "lightning", "pytorch_lightning", "einops", "safetensors", "h5py", "tensorflow_datasets", "tensorflow_privacy",
         "statsmodels", "openml", "pyarrow", "polars", "omegaconf", "hydra", "wandb", "mlflow", "tensorboard",
         "torch_geometric", "dgl", "onnx", "onnxruntime", "sympy", "numba", "cv2", "skimage", "librosa",
-        "soundfile", "nltk", "spacy", "gensim",
+        "soundfile", "nltk", "spacy", "gensim", "fastai", "mxnet", "trl", "bitsandbytes", "flwr_baselines",
     ], WHOLE),
     # Standard-library modules with nothing dangerous in them.
     **dict.fromkeys([
@@ -195,24 +195,37 @@ def _classify(parts: list[str]) -> str | None:
 
 
 def judge(name: str) -> str | None:
-    """The rule a resolved name falls under, or None when it is shown to be ordinary."""
-    rule = classify(name)
-    if rule:
-        return rule
+    """The rule a resolved name falls under, or None when it is shown to be ordinary.
+
+    A reviewed entry more precise than a dangerous one wins ("timeit.default_timer" in "timeit")."""
     parts = name.split(".")
+    reviewed_end = next((end for end in range(len(parts), 0, -1) if ".".join(parts[:end]) in REVIEWED), 0)
+    dangerous_end = next((end for end in range(len(parts), 0, -1) if ".".join(parts[:end]) in DANGEROUS), 0)
+    if any(name.startswith(prefix) for prefix in DANGEROUS_PREFIXES):
+        dangerous_end = len(parts)
+    rule = classify(name)
+    if rule and not (reviewed_end > dangerous_end and _classify_reached(parts[reviewed_end:]) is None):
+        return rule
     if parts[0] == "builtins":
         return "F2F-UNREV-002" if len(parts) > 1 and parts[1] in UNREVIEWED_BUILTINS else None
-    for end in range(len(parts), 0, -1):
-        module = ".".join(parts[:end])
-        if module not in REVIEWED:
-            continue
-        allowed, rest = REVIEWED[module], parts[end:]
-        if allowed is not WHOLE and rest:
-            if rest[0] not in allowed:
-                return "F2F-UNREV-002"
-            rest = rest[1:]
-        return "F2F-UNREV-002" if any(_unreviewed_component(part) for part in rest) else None
-    return "F2F-UNREV-002"
+    if not reviewed_end:
+        return "F2F-UNREV-002"
+    allowed, rest = REVIEWED[".".join(parts[:reviewed_end])], parts[reviewed_end:]
+    if allowed is not WHOLE and rest:
+        if rest[0] not in allowed:
+            return "F2F-UNREV-002"
+        rest = rest[1:]
+    return "F2F-UNREV-002" if any(_unreviewed_component(part) for part in rest) else None
+
+
+def _classify_reached(parts: list[str]) -> str | None:
+    """The rule of a module reached inside `parts` ("x.os.system" reaches "os.system")."""
+    for start in range(len(parts)):
+        if parts[start] in REACHABLE_MODULES:
+            rule = _classify(parts[start:])
+            if rule:
+                return rule
+    return None
 
 
 def _unreviewed_component(part: str) -> bool:

@@ -153,3 +153,18 @@ def test_writes_to_computed_or_outside_paths_through_other_openers_are_reported(
     assert "F2F-FS-002" in rules(client("import numpy as np", "np.save(config['path'], parameters)"))
     assert "F2F-FS-001" in rules(client("import os", "self.model.save(os.path.expanduser('~') + '/.config/x')"))
     assert rules(client("import logging", "logging.FileHandler('client.log')")) == set()
+
+
+def test_a_parameter_hides_an_import_or_a_builtin_of_the_same_name_only_inside_its_function():
+    shadowing = "import torch.optim as optim\n\ndef build(model, optim, compile=False):\n    return optim, compile(model)\n"
+    assert rules(client(shadowing)) == set()
+    outside = "def build(eval):\n    return eval\n\neval('1')\n"
+    assert rules(client(outside)) == {"F2F-DYN-001"}
+    passed_in = "import shutil\n\ndef build(tools=shutil):\n    return tools\n"
+    assert rules(client(passed_in)) == {"F2F-UNREV-003"}
+
+
+def test_a_reviewed_name_inside_a_dangerous_module_is_ordinary():
+    assert judge("timeit.default_timer") is None
+    assert judge("timeit.timeit") == "F2F-DYN-001"
+    assert judge("os.spawnlp") == "F2F-EXEC-002"
