@@ -206,6 +206,8 @@ class Checker(ast.NodeVisitor):
                 self.add("F2F-DEP-001", node, shown)
                 continue
             rule = judge(module)
+            if isinstance(node, ast.Import) and any(key.startswith(module + ".") for key in REVIEWED):
+                continue  # `import timeit` for timeit.default_timer: each use is judged where it is made
             if rule == "F2F-UNREV-002" and top in STDLIB_MODULES and not any(
                     key.split(".")[0] == top for key in REVIEWED):
                 rule = "F2F-UNREV-001"
@@ -216,6 +218,9 @@ class Checker(ast.NodeVisitor):
     # -- references -------------------------------------------------------------------------
 
     def _check_reference(self, node: ast.expr) -> None:
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Attribute) and parent.value is node:
+            return  # judged as part of the longer name
         name = self.names.qualname(node)
         if not name:
             return

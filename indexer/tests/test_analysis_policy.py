@@ -168,3 +168,8 @@ def test_a_reviewed_name_inside_a_dangerous_module_is_ordinary():
     assert judge("timeit.default_timer") is None
     assert judge("timeit.timeit") == "F2F-DYN-001"
     assert judge("os.spawnlp") == "F2F-EXEC-002"
+
+
+def test_importing_a_module_for_its_one_reviewed_name_is_judged_by_its_uses():
+    assert rules(client("import timeit", "started = timeit.default_timer()")) == set()
+    assert rules(client("import timeit", "timeit.timeit('1')")) == {"F2F-DYN-001"}
