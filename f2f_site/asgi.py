@@ -1,4 +1,8 @@
-"""The one ASGI application: Socket.IO for federation servers, Channels for browsers, Django for HTTP."""
+"""The one ASGI application: Socket.IO for federation servers, Channels for browsers, Django for HTTP.
+
+Serve it with ``manage.py run_portal``: request bodies are capped by that server while it reads
+them (f2f_site.limits), because by the time this application runs daphne has read them whole.
+"""
 
 import os
 
@@ -13,16 +17,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from django.conf import settings  # noqa: E402
-
 from federations import routing as federation_routing  # noqa: E402
 from federations.ingest import sio  # noqa: E402
 
-from .limits import RequestBodyLimit  # noqa: E402
-
 channels_app = ProtocolTypeRouter(
     {
-        "http": RequestBodyLimit(django_asgi_app, max_bytes=settings.F2F_MAX_REQUEST_BYTES),
+        "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(federation_routing.websocket_urlpatterns))
         ),

@@ -1,52 +1,97 @@
-"""A cap on HTTP request bodies that acts before Django reads them.
+"""The cap on request bodies, enforced while daphne reads them (settings.F2F_MAX_REQUEST_BYTES).
 
-Under ASGI, Django spools the whole body before any view, upload handler or form runs, so a
-limit checked there comes too late: the bytes are already in memory or in a temporary file.
-``RequestBodyLimit`` sits in front of Django: a declared ``Content-Length`` over the cap is
-answered 413 without reading anything, and a body that turns out larger while streaming is
-cut off at the cap. Nothing of a refused request reaches Django.
+daphne reads a request's whole body into memory or a temporary file (twisted.web does that)
+before it starts the ASGI application, then queues all of it at once; a limit inside the
+application comes after the damage. ``CappedServer`` is daphne's ``Server`` whose requests
+count body bytes as Twisted hands them over, on every path (Django, ``/socket.io/``, anything):
+
+- a declared ``Content-Length`` over the cap is refused as soon as the headers are in, before
+  any body byte is read;
+- a chunked body is refused by the read that takes it over the cap, before that read is
+  written anywhere, so at most the cap reaches the temporary file.
+
+Refusing is a 413 and closing the connection without reading further: reading on (even to
+discard) is what would let a 300 MB upload cost time and bandwidth. A client that keeps sending
+may see the connection reset instead of the 413; one that sends ``Expect: 100-continue`` gets
+the 413 cleanly. WebSocket messages are framed by autobahn, whose size limits the server sets
+from the same cap.
 """
 
 import json
+import logging
+
+from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.server import Server
+
+logger = logging.getLogger(__name__)
 
 TOO_LARGE = json.dumps({"error": "request body too large"}).encode()
+REFUSAL = (
+    b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(TOO_LARGE), TOO_LARGE)
+)
 
 
-class RequestBodyLimit:
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+class CappedRequest(WebRequest):
+    """daphne's request, refusing a body over ``server.max_request_bytes`` while it arrives."""
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return await self._refuse(send)
+    received = 0
+    refused = False
 
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return await self._refuse(send)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+    def gotLength(self, length):
+        # Twisted calls this once the headers are in, before any body byte; None means chunked.
+        if length is not None and length > self.server.max_request_bytes:
+            self._refuse()
+        else:
+            super().gotLength(length)
 
-        body, delivered = b"".join(chunks), False
+    def handleContentChunk(self, data):
+        if self.refused:  # the rest of the read that was refused
+            return
+        self.received += len(data)
+        if self.received > self.server.max_request_bytes:
+            self._refuse()
+        else:
+            super().handleContentChunk(data)
 
-        async def replay():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+    def requestReceived(self, command, path, version):
+        # A refused chunked body can still end inside the read that refused it: never run it.
+        if not self.refused:
+            super().requestReceived(command, path, version)
 
-        return await self.app(scope, replay, send)
+    def _refuse(self):
+        self.refused = True
+        peer = self.channel.transport.getPeer()
+        logger.info("refused a request body over %d bytes from %s after reading %d",
+                    self.server.max_request_bytes, getattr(peer, "host", peer), self.received)
+        # Twisted answers "Expect: 100-continue" right after gotLength(); don't invite the body.
+        self.requestHeaders.removeHeader(b"Expect")
+        self.channel.transport.write(REFUSAL)
+        self.channel.loseConnection()  # stops reading; unread data is dropped with the connection
 
-    async def _refuse(self, send):
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": TOO_LARGE})
+
+class CappedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = CappedRequest
+        return protocol
+
+
+class CappedServer(Server):
+    """daphne's ``Server`` with every request body capped at ``max_request_bytes``."""
+
+    def __init__(self, *args, max_request_bytes: int, **kwargs):
+        kwargs.setdefault("websocket_max_message_size", max_request_bytes)
+        kwargs.setdefault("websocket_max_frame_size", max_request_bytes)
+        super().__init__(*args, **kwargs)
+        self.max_request_bytes = max_request_bytes
+
+    # Server.run() builds daphne's HTTPFactory and listens with it in one go; replacing the
+    # factory as run() assigns it puts the capped one in without copying run().
+    @property
+    def http_factory(self):
+        return self._capped_http_factory
+
+    @http_factory.setter
+    def http_factory(self, _daphnes_factory):
+        self._capped_http_factory = CappedHTTPFactory(self)

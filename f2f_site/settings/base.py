@@ -151,7 +151,7 @@ F2F_HOST = env_str("F2F_HOST", default="127.0.0.1")
 F2F_PORT = env_int("F2F_PORT", 8321, minimum=1)
 
 # Largest Client.py the portal stores or serves, and largest request body it reads at all
-# (checked before Django spools the body, see f2f_site.limits).
+# (checked by daphne while it reads, on every path; also the WebSocket message limit: f2f_site.limits).
 F2F_CLIENT_FILE_MAX_BYTES = env_int("F2F_CLIENT_FILE_MAX_BYTES", 256 * 1024, minimum=1024)
 F2F_MAX_REQUEST_BYTES = env_int("F2F_MAX_REQUEST_BYTES", 1024 * 1024, minimum=64 * 1024)
 # Uploads under this stay in memory: with the request cap below it, nothing is spooled to disk.
