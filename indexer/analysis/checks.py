@@ -7,10 +7,10 @@ import ast
 import re
 from urllib.parse import urlsplit
 
-from .names import HIDDEN, UNKNOWN, Names, add_chain, last_name, path_problem
+from .names import HIDDEN, TEMPORARY, UNKNOWN, Names, add_chain, integer, last_name, path_problem
 from .policy import (
     INTERNAL_ATTRIBUTES, ORDINARY_DUNDER_ATTRIBUTES, ORDINARY_DUNDER_NAMES, REVIEWED, STDLIB_MODULES,
-    SUSPICIOUS_METHODS, classify, is_known_module, judge,
+    SUSPICIOUS_METHODS, canonical, classify, dangerous_word, is_known_module, judge,
 )
 from .report import Finding, finding
 
@@ -18,7 +18,8 @@ BLOB_MIN_CHARS = 200  # a base64/hex/binary constant at least this long is an ob
 DECODED_MIN_CHARS = 16  # decoding a constant at least this long at run time is reported
 MAX_ADDRESS_CHARS = 2048  # longer strings are not host names or URLs worth parsing
 
-OPEN_CALLS = {"builtins.open", "io.open", "codecs.open", "os.open", "os.fdopen", "io.FileIO"}
+OPEN_CALLS = {"builtins.open", "io.open", "codecs.open", "os.open", "os.fdopen", "io.FileIO", "tensorflow.io.gfile.GFile",
+              "tensorflow.gfile.GFile", "tensorflow.io.gfile.Open", "tensorflow.gfile.Open"}
 # Calls that write, move or delete -> positions (and keywords) of their path arguments.
 FS_CALLS: dict[str, tuple[tuple[int, str], ...]] = {
     **dict.fromkeys(["os.remove", "os.unlink", "os.rmdir", "os.removedirs", "os.truncate", "os.chmod", "os.chown",
@@ -31,14 +32,38 @@ FS_CALLS: dict[str, tuple[tuple[int, str], ...]] = {
     **dict.fromkeys(["numpy.save", "numpy.savez", "numpy.savez_compressed", "numpy.savetxt", "numpy.ndarray.tofile"],
                     ((0, "file"),)),
     "torch.save": ((1, "f"),),
+    "numpy.memmap": ((0, "filename"),),  # its default mode, "r+", writes
+    **dict.fromkeys(["tensorflow.io.write_file", "tensorflow.io.gfile.makedirs", "tensorflow.io.gfile.remove",
+                     "tensorflow.io.gfile.rmtree"], ((0, "filename"),)),
+    **dict.fromkeys(["tensorflow.io.gfile.copy", "tensorflow.io.gfile.rename"], ((1, "dst"),)),
 }
 PATH_WRITE_METHODS = {"write_text", "write_bytes"}  # Path-only names: any receiver counts
 PATH_CHANGE_METHODS = {"unlink", "rmdir", "rename", "replace", "touch", "chmod", "symlink_to", "hardlink_to", "open",
                        "mkdir", "link_to"}
-# Methods that save to a path given first, on objects the analysis cannot type (a model, a data frame, a figure):
-# only a path visibly outside the working directory is reported.
-SAVE_METHODS = {"save", "save_weights", "savefig", "to_csv", "to_json", "to_parquet", "tofile", "save_pretrained",
-                "save_model", "export", "to_hdf", "to_excel", "write"}
+# Methods that save to a path given first, on objects the analysis cannot type (a model, a data frame, a figure).
+# Names this generic may not be about files at all: only a path visibly outside the working directory counts.
+SAVE_METHODS = {"save", "save_model", "export", "write", "dump"}
+# Names that always write to the path given first: a path computed at run time counts too.
+WRITE_METHODS = {"save_weights", "savefig", "to_csv", "to_json", "to_parquet", "tofile", "save_pretrained", "to_hdf",
+                 "to_excel", "to_feather", "to_netcdf", "savez", "write_csv"}
+# Environment variables a client ordinarily sets (quieter logs, threads, devices, offline modes): changing any other
+# can redirect what the frameworks or Flower itself connect to (grpc_proxy, HF_ENDPOINT) or run (LD_PRELOAD).
+ORDINARY_ENVIRONMENT = re.compile(
+    r"(TF_|TOKENIZERS_|RAY_|CUDA_|OMP_|MKL_|OPENBLAS_|NUMEXPR_|PYTORCH_|XLA_|JAX_|KERAS_BACKEND$|HF_DATASETS_OFFLINE$|"
+    r"HF_HUB_OFFLINE$|HF_HUB_DISABLE_|TRANSFORMERS_OFFLINE$|TRANSFORMERS_VERBOSITY$|WANDB_MODE$|WANDB_SILENT$|"
+    r"PYTHONHASHSEED$|GRPC_VERBOSITY$|GRPC_TRACE$|FLWR_TELEMETRY_ENABLED$|TORCH_CPP_LOG_LEVEL$|NCCL_DEBUG$)"
+)
+# Dunder methods a client class ordinarily defines; defining any other hooks into copying, pickling, attribute
+# look-up or class creation, which run code where no call is visible.
+ORDINARY_DUNDER_METHODS = {"__init__", "__len__", "__getitem__", "__iter__", "__next__", "__repr__", "__str__",
+                           "__call__", "__enter__", "__exit__", "__eq__", "__hash__", "__lt__", "__le__", "__gt__",
+                           "__ge__", "__contains__", "__post_init__", "__setitem__", "__bool__", "__add__"}
+BUILTINS_AS_VALUES = {"builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.vars", "builtins.open",
+                      "builtins.hasattr", "builtins.type"}
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+IP_ADDRESS = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?")
+DUNDER_IN_TEXT = re.compile(r"__(?:import|builtins|globals|subclasses|self|class|base|bases|mro|code|dict|loader|"
+                            r"getattribute|reduce|reduce_ex|closure|func|spec)__")
 DECODERS = {
     "base64.b64decode", "base64.b32decode", "base64.b16decode", "base64.b85decode", "base64.a85decode",
     "base64.decodebytes", "base64.decodestring", "base64.urlsafe_b64decode", "base64.standard_b64decode",
@@ -56,11 +81,16 @@ ENTRY_POINTS = {"start_client", "start_numpy_client"}
 CLIENT_BASES = {"NumPyClient", "Client"}
 # Calls whose keyword decides whether loading a model or data set runs code: keyword -> the only safe constant.
 LOADER_KEYWORDS = {"safe_mode": True, "trust_remote_code": False, "weights_only": True, "allow_pickle": False}
-# Where such a keyword may hide in **kwargs: the loaders known to take it (by qualified name or method name).
-LOADERS = {"numpy.load", "torch.load", "keras.models.load_model", "keras.saving.load_model",
-           "tensorflow.keras.models.load_model", "tensorflow.keras.saving.load_model", "datasets.load_dataset",
-           "from_pretrained", "load_dataset", "load_model"}
+# Where such a keyword may hide in **kwargs or in a position: the loaders known to take it (by qualified name,
+# package or method name) -> their keywords (and positions) of that kind.
+REMOTE_CODE = {"trust_remote_code": 99}
+LOADERS = {"numpy.load": {"allow_pickle": 2}, "numpy.lib.format.read_array": {"allow_pickle": 1},
+           "torch.load": {"weights_only": 99}, "keras.models.load_model": {"safe_mode": 3},
+           "keras.saving.load_model": {"safe_mode": 3}, "load_model": {"safe_mode": 99},
+           "from_pretrained": REMOTE_CODE, "load_dataset": REMOTE_CODE, "pipeline": REMOTE_CODE}
+LOADER_PACKAGES = ("transformers.", "datasets.", "huggingface_hub.", "peft.", "evaluate.", "timm.")
 ADDRESS_WORDS = ("server", "addr", "host", "superlink")
+LOGGING_METHODS = {"debug", "info", "warning", "error", "critical", "exception", "log"}
 
 SENSITIVE_PATH = re.compile(
     r"\.ssh\b|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|authorized_keys|\.aws/|\.gnupg|\.netrc|\.pgpass|\.pypirc|"
@@ -136,7 +166,6 @@ class Checker(ast.NodeVisitor):
         self.declared = declared_server_address.strip()
         self.declared_host = host_of(self.declared)
         self.docstrings: set[int] = set()
-        self.options: dict[str, ast.expr | None] = {}  # argparse dest -> its default (None: no default)
         self.imports_flwr = self.client_defined = self.entry_point = False
         self.client_classes: set[str] = set()
         self.reported_modules: set[str] = set()  # imports already reported as unreviewed or outside the file
@@ -144,17 +173,51 @@ class Checker(ast.NodeVisitor):
         self.findings: dict[tuple[str, int], Finding] = {}
         self._inner_adds: set[int] = set()
         self.parents = self.names.parents
+        self.options: dict[str, ast.expr | None] = {}  # argparse dest -> its default (None: no default)
+        self.tainted_options: set[str | None] = set()  # dests changed after parsing (None: any of them)
         for node in ast.walk(tree):
             if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
                 first = node.body[0]
                 if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                     self.docstrings.add(id(first.value))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
+            self._note_option_change(node)
+
+    def _note_option_change(self, node: ast.AST) -> None:
+        """Pre-pass: argparse options, and every way their parsed values can be changed after parsing."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "add_argument":
                 options = [self.names.fold(arg) for arg in node.args]
                 keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
                 dest = option_dest(options, keywords)
-                if dest:
-                    self.options[dest] = keywords.get("default")
+                if dest in self.options or any(kw.arg is None for kw in node.keywords):
+                    self.tainted_options.add(dest)  # defined twice, or partly hidden
+                self.options[dest] = keywords.get("default")
+                converter, action = keywords.get("type"), self.names.fold(keywords.get("action"))
+                if converter is not None and self.names.qualname(converter) != "builtins.str" \
+                        or action not in (None, "store"):
+                    self.tainted_options.add(dest)
+            elif node.func.attr == "set_defaults":
+                self.tainted_options.update(kw.arg for kw in node.keywords)
+        if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+            self.tainted_options.add(node.attr)  # args.server_address = ...
+        if isinstance(node, ast.Call) and self.names.qualname(node.func) in (
+                "builtins.vars", "builtins.setattr", "builtins.delattr") and node.args \
+                and isinstance(node.args[0], ast.Name):
+            parent = self.names.parents.get(id(node))
+            shown_only = self.names.qualname(node.func) == "builtins.vars" and isinstance(parent, ast.Call) \
+                and node in parent.args and (self.names.qualname(parent.func) == "builtins.print" or (
+                    isinstance(parent.func, ast.Attribute) and parent.func.attr in LOGGING_METHODS))
+            if not shown_only:
+                self.tainted_options.add(None)
+        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+            self.tainted_options.add(None)
+        if isinstance(node, (ast.Attribute, ast.Subscript)) and self.names.qualname(
+                node.value if isinstance(node, ast.Subscript) else node) == "sys.argv":
+            parent = self.names.parents.get(id(node))
+            reads = isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) or (
+                isinstance(parent, ast.Call) and self.names.qualname(parent.func) == "builtins.len")
+            if not reads:
+                self.tainted_options.add(None)  # sys.argv.extend(...), sys.argv[1:] = ..., x = sys.argv
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -234,19 +297,35 @@ class Checker(ast.NodeVisitor):
         if not isinstance(node.ctx, ast.Load):
             return
         self._check_reference(node)
+        self._check_entry_point_value(node)
         parent = self.parents.get(id(node))
         if node.id in self.names.module_names and self.names.qualname(node) == self.names.aliases.get(node.id) \
                 and not (isinstance(parent, ast.Attribute) and parent.value is node):
             self.add("F2F-UNREV-003", node, f"module {self.names.aliases[node.id]} used as a value")
+        if self.names.qualname(node) in BUILTINS_AS_VALUES and not (isinstance(parent, ast.Call) and parent.func is node):
+            self.add("F2F-DYN-005", node, f"{node.id} handled as a value")
         if node.id.startswith("__") and node.id.endswith("__") and node.id not in ORDINARY_DUNDER_NAMES \
                 and not judge(self.names.qualname(node) or "-"):
             self.add("F2F-DYN-006", node, node.id)
 
+    def _check_entry_point_value(self, node: ast.expr) -> None:
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Call) and parent.func is node or isinstance(parent, ast.Attribute):
+            return
+        name = self.names.qualname(node)
+        if name and name.startswith("flwr.") and name.rsplit(".", 1)[-1] in ENTRY_POINTS:
+            self.add("F2F-ADDR-002", node, f"{name.rsplit('.', 1)[-1]} handled as a value, so its address is not seen")
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self._check_reference(node)
+        self._check_entry_point_value(node)
         self._check_attribute_name(node.attr, node)
-        if node.attr in SUSPICIOUS_METHODS and self.names.qualname(node) is None:
-            self.add("F2F-UNREV-003", node, f".{node.attr} on an object the analysis cannot follow")
+        if self.names.qualname(node) is None:
+            if node.attr in SUSPICIOUS_METHODS:
+                self.add("F2F-UNREV-003", node, f".{node.attr} on an object the analysis cannot follow")
+            word_rule = dangerous_word(node.attr)
+            if word_rule:
+                self.add(word_rule, node, f".{node.attr}")
         if isinstance(node.ctx, ast.Store):
             base = self.names.qualname(node.value)
             if base and base != "os.environ" and (base.split(".")[0] in STDLIB_MODULES or base.startswith("flwr")):
@@ -265,9 +344,28 @@ class Checker(ast.NodeVisitor):
         elif name in INTERNAL_ATTRIBUTES:
             self.add("F2F-DYN-008", node, f".{name}")
 
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if node.name.startswith("__") and node.name.endswith("__") and node.name not in ORDINARY_DUNDER_METHODS:
+            self.add("F2F-DYN-008", node, f"def {node.name}")
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
     def visit_Subscript(self, node: ast.Subscript) -> None:
         self._check_reference(node)
+        if not isinstance(node.ctx, ast.Load):
+            self._check_setting(self.names.qualname(node.value), node.slice, node)
         self.generic_visit(node)
+
+    def _check_setting(self, container: str | None, key_node: ast.expr | None, node: ast.AST) -> None:
+        """Writes into the process's settings: environment variables, matplotlib's program paths."""
+        key = self.names.fold(key_node) if key_node is not None else None
+        if container == "os.environ":
+            if not isinstance(key, str) or not ORDINARY_ENVIRONMENT.match(key):
+                self.add("F2F-UNREV-002", node, f"sets the environment variable {key if isinstance(key, str) else '<computed>'}")
+        elif container and container.startswith("matplotlib.") and container.endswith("rcParams"):
+            if not isinstance(key, str) or any(word in key for word in ("path", "command", "args")):
+                self.add("F2F-EXEC-003", node, f"rcParams[{key!r}] names a program to run")
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for base in node.bases:
@@ -310,10 +408,21 @@ class Checker(ast.NodeVisitor):
         kind = blob_kind(value)
         if kind:
             self.add("F2F-OBF-001", node, f"{kind} constant of {len(value)} characters")
-        if isinstance(value, str) and id(node) not in self.docstrings:
+        if isinstance(value, str) and id(node) not in self.docstrings and len(value) <= MAX_ADDRESS_CHARS * 8:
             sensitive = SENSITIVE_PATH.search(value)
             if sensitive:
                 self.add("F2F-FS-003", node, repr(sensitive.group()))
+            dunder = DUNDER_IN_TEXT.search(value)
+            if dunder:
+                self.add("F2F-DYN-006", node, f"{dunder.group()} inside a string")
+            for url in URL.findall(value)[:20]:
+                host = host_of(url)
+                if host and host != self.declared_host:
+                    self.add("F2F-NET-003", node, f"mentions {url[:60]!r}")
+            for address in IP_ADDRESS.finditer(value):
+                host = address.group(1)
+                if host != self.declared_host and not host.startswith(("0.", "127.")) and IP_ADDRESS.fullmatch(value.strip()):
+                    self.add("F2F-NET-003", node, f"mentions the address {address.group()!r}")
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -328,6 +437,13 @@ class Checker(ast.NodeVisitor):
             self._check_server_address(node)
         if method == "add_argument":
             self._check_argparse_default(node)
+        if function in ("os.environ.setdefault", "os.environ.update", "os.environ.__setitem__", "os.environ.pop"):
+            keys = [kw.arg for kw in node.keywords] if function == "os.environ.update" and not node.args else None
+            if keys is not None and None not in keys:
+                for key in keys:
+                    self._check_setting("os.environ", ast.Constant(key), node)
+            else:
+                self._check_setting("os.environ", node.args[0] if node.args and function != "os.environ.update" else None, node)
         if function in ("builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.hasattr"):
             self._check_dynamic_attribute(node, function)
         if function == "builtins.vars" and (not node.args or self.names.qualname(node.args[0])):
@@ -368,9 +484,12 @@ class Checker(ast.NodeVisitor):
 
     def _from_options(self, node: ast.expr) -> bool:
         """Whether an address comes from command-line options (`args.server_address`, f"{args.host}:8080"),
-        which the federation page's run command fills in with the declared address."""
+        which the federation page's run command fills in with the declared address: `args` bound once to a
+        plain `parser.parse_args()`, the option stored as given and never changed after parsing."""
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.attr not in self.options:
+            if node.attr not in self.options or node.attr in self.tainted_options or None in self.tainted_options:
+                return False
+            if not self._is_parsed_arguments(node.value):
                 return False
             default = self.options[node.attr]
             return default is None or isinstance(self.names.fold(default), str) or (
@@ -380,6 +499,57 @@ class Checker(ast.NodeVisitor):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return all(isinstance(self.names.fold(part), str) or self._from_options(part) for part in add_chain(node)[0])
         return False
+
+    def _is_parsed_arguments(self, name: ast.Name) -> bool:
+        if self.names.is_parameter(name):
+            return False
+        function = self._enclosing_function(name)
+        while True:  # the function's own variable, or else the module's
+            here = [node for node in ast.walk(function or self.tree) if self._enclosing_function(node) is function]
+            stores = [node for node in here if isinstance(node, ast.Name) and node.id == name.id
+                      and not isinstance(node.ctx, ast.Load)]
+            if stores or function is None:
+                break
+            function = None
+        assignments = [node for node in here if isinstance(node, ast.Assign) and len(node.targets) == 1
+                       and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name.id]
+        if len(stores) != 1 or len(assignments) != 1:
+            return False
+        value = assignments[0].value
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Call) and integer(value.slice) == 0:
+            value = value.value  # parser.parse_known_args()[0]
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and value.func.attr in ("parse_args", "parse_known_args") and not value.keywords):
+            return False
+        if not value.args:
+            return True
+        # def main(argv=None): ... parser.parse_args(argv), with main() only ever called without arguments.
+        argument = value.args[0]
+        return len(value.args) == 1 and isinstance(argument, ast.Name) and self._only_none(argument)
+
+    def _enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        function = self.names.parents.get(id(node))
+        while function is not None and not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = self.names.parents.get(id(function))
+        return function
+
+    def _only_none(self, name: ast.Name) -> bool:
+        function = self._enclosing_function(name)
+        if function is None or not self.names.is_parameter(name):
+            return False
+        parameters = function.args.args
+        index = next((i for i, a in enumerate(parameters) if a.arg == name.id), None)
+        defaults = dict(zip([a.arg for a in parameters[len(parameters) - len(function.args.defaults):]],
+                            function.args.defaults))
+        default = defaults.get(name.id)
+        if index is None or not (isinstance(default, ast.Constant) and default.value is None):
+            return False
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Name) and node.id == function.name and isinstance(node.ctx, ast.Load):
+                call = self.names.parents.get(id(node))
+                if not (isinstance(call, ast.Call) and call.func is node and not call.args and not call.keywords):
+                    return False
+        return True
 
     def _check_argparse_default(self, node: ast.Call) -> None:
         options = [self.names.fold(arg) for arg in node.args]
@@ -445,9 +615,12 @@ class Checker(ast.NodeVisitor):
 
     def _check_loading(self, node: ast.Call, function: str, method: str | None) -> None:
         """Loaders whose keyword decides whether they run code, on any receiver (AutoModel.from_pretrained...)."""
+        last = function.rsplit(".", 1)[-1]
+        loader = LOADERS.get(canonical(function)) or (LOADERS.get(method) if not function else None) or (
+            LOADERS.get(last, {}) if function.startswith(LOADER_PACKAGES) else {})
         for keyword, safe in LOADER_KEYWORDS.items():
-            value = self.names.argument(node, 99, keyword)
-            if value is None or value is HIDDEN and function not in LOADERS and method not in LOADERS:
+            value = self.names.argument(node, loader.get(keyword, 99), keyword)
+            if value is None or value is HIDDEN and keyword not in loader:
                 continue
             if not (isinstance(value, ast.Constant) and value.value is safe):
                 self.add("F2F-DESER-003" if keyword == "allow_pickle" else "F2F-DESER-002" if keyword == "weights_only"
@@ -455,8 +628,8 @@ class Checker(ast.NodeVisitor):
         if function == "torch.load" and self.names.argument(node, 99, "weights_only") is None:
             self.add("F2F-DESER-002", node, "torch.load without weights_only=True")
         elif function in ("yaml.load", "yaml.load_all"):
-            loader = self.names.argument(node, 1, "Loader")
-            if loader is None or self.names.qualname(loader) not in SAFE_YAML_LOADERS:
+            yaml_loader = self.names.argument(node, 1, "Loader")
+            if yaml_loader is None or self.names.qualname(yaml_loader) not in SAFE_YAML_LOADERS:
                 self.add("F2F-DESER-004", node, f"{function} without SafeLoader")
         elif method in ("extractall", "extract", "unpack_archive"):
             archive_filter = self.names.fold(self.names.argument(node, 99, "filter"))
@@ -491,14 +664,20 @@ class Checker(ast.NodeVisitor):
             self._check_path(node, f"Path.{method}", receiver)
             if method in ("rename", "replace", "symlink_to", "hardlink_to") and node.args:
                 self._check_path(node, f"Path.{method}", names.path(node.args[0]))
+        elif method in WRITE_METHODS and not function and node.args:
+            self._check_path(node, f".{method}", names.path(node.args[0]))
         elif method in SAVE_METHODS and not function and node.args:
             path = names.path(node.args[0])
             if path_problem(path) == "outside":
                 self._check_path(node, f".{method}", path)
+        elif method == "open" and not function:  # a Path the analysis cannot see, opened for writing
+            mode = names.fold(names.argument(node, 0, "mode"))
+            if isinstance(mode, str) and any(c in mode for c in "wax+"):
+                self._check_path(node, ".open", UNKNOWN)
 
     def _check_path(self, node: ast.Call, action: str, path: str) -> None:
         problem = path_problem(path)
-        shown = path.replace(UNKNOWN, "<computed>")
+        shown = path.replace(UNKNOWN, "<computed>").replace(TEMPORARY, "<temporary directory>")
         if problem == "outside":
             self.add("F2F-FS-001", node, f"{action} on {shown!r}")
         elif problem == "dynamic":

@@ -16,6 +16,7 @@ from .report import MAX_BYTES
 
 MAX_PATH_CHARS = 4096  # no system opens a longer path
 UNKNOWN = "\uffff"  # stands for the run-time part of a path
+TEMPORARY = "\ufffe"  # stands for a fresh temporary directory (tempfile.mkdtemp()): writing inside it is fine
 # An argument that may be hidden in `*args` or `**kwargs`: present, but unreadable.
 HIDDEN = ast.Name(id="<hidden>", ctx=ast.Load())
 
@@ -142,6 +143,8 @@ class Names:
                     if isinstance(target, ast.Name):
                         assigned[target.id] = node.value
                         alias_candidates.append((target.id, node.value))
+            elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+                assigned[node.optional_vars.id] = node.context_expr  # with TemporaryDirectory() as tmp
             elif isinstance(node, ast.NamedExpr):
                 assigned[node.target.id] = node.value
                 alias_candidates.append((node.target.id, node.value))
@@ -243,7 +246,7 @@ class Names:
             keys = [self.fold(key) for key in node.keys]
             if all(isinstance(key, str) for key in keys):
                 return dict(zip(keys, node.values))
-        if isinstance(node, ast.Call) and self.qualname(node.func) == "builtins.dict" and not node.args \
+        if isinstance(node, ast.Call) and self.builtin(node.func) == "builtins.dict" and not node.args \
                 and all(kw.arg for kw in node.keywords):
             return {kw.arg: kw.value for kw in node.keywords}
         return None
@@ -295,8 +298,16 @@ class Names:
             return self._fold_call(node, depth)
         return None
 
+    def builtin(self, node: ast.expr) -> str | None:
+        """`node`'s qualified name when it is surely the builtin: a file that binds `str` anywhere may mean its
+        own, so a value computed through it is not trusted (references are still judged as the builtin)."""
+        function = self.qualname(node)
+        if function and function.startswith("builtins.") and function[9:] in self.bound_names:
+            return None
+        return function
+
     def _fold_call(self, node: ast.Call, depth: int) -> str | bytes | None:
-        function = self.qualname(node.func)
+        function = self.builtin(node.func)
         if isinstance(node.func, ast.Attribute):
             method = node.func.attr
             if method == "join" and len(node.args) == 1:
@@ -304,7 +315,7 @@ class Names:
                 if isinstance(separator, str) and items is not None and all(isinstance(p, str) for p in items):
                     return concat(items, separator) if items else ""
                 return None
-            if method in STRING_METHODS and len(node.args) <= STRING_METHODS[method] and function is None:
+            if method in STRING_METHODS and len(node.args) <= STRING_METHODS[method] and self.qualname(node.func) is None:
                 receiver = self.fold(node.func.value, depth + 1)
                 arguments = [self.fold(arg, depth + 1) for arg in node.args]
                 if receiver is None or any(a is None for a in arguments) or len(receiver) > MAX_BYTES:
@@ -330,12 +341,12 @@ class Names:
         """The constant items of a list/tuple/str, also reversed(...) or a comprehension over chr(...)."""
         if isinstance(node, (ast.List, ast.Tuple)):
             return [self.fold(item, depth + 1) for item in node.elts]
-        if isinstance(node, ast.Call) and self.qualname(node.func) in ("builtins.reversed", "builtins.list",
-                                                                       "builtins.tuple") and len(node.args) == 1:
+        if isinstance(node, ast.Call) and self.builtin(node.func) in ("builtins.reversed", "builtins.list",
+                                                                      "builtins.tuple") and len(node.args) == 1:
             items = self._sequence(node.args[0], depth + 1)
             if items is None:
                 return None
-            return items[::-1] if self.qualname(node.func) == "builtins.reversed" else items
+            return items[::-1] if self.builtin(node.func) == "builtins.reversed" else items
         value = self.fold(node, depth + 1)
         if isinstance(value, str):
             return list(value)
@@ -344,7 +355,7 @@ class Names:
             numbers = self._integers(loop.iter)
             element = node.elt
             if numbers is not None and not loop.ifs and isinstance(loop.target, ast.Name) \
-                    and isinstance(element, ast.Call) and self.qualname(element.func) == "builtins.chr" \
+                    and isinstance(element, ast.Call) and self.builtin(element.func) == "builtins.chr" \
                     and len(element.args) == 1 and isinstance(element.args[0], ast.Name) \
                     and element.args[0].id == loop.target.id:
                 return [chr(n) for n in numbers if 0 <= n < 0x110000]
@@ -387,7 +398,9 @@ class Names:
             return self.path(node.value, depth + 1)
         if not isinstance(node, ast.Call):
             return UNKNOWN
-        function = self.qualname(node.func)
+        function = self.builtin(node.func)
+        if function in ("tempfile.mkdtemp", "tempfile.gettempdir", "tempfile.TemporaryDirectory"):
+            return TEMPORARY
         if function == "pathlib.Path.home":
             return "~"
         if function in ("pathlib.Path.cwd", "os.getcwd"):
@@ -426,6 +439,9 @@ class Names:
 
 def path_problem(path: str) -> str | None:
     """'outside' (absolute, ~, .., $VAR), 'dynamic' (built at run time) or None (a plain relative path)."""
+    path = path.removeprefix(TEMPORARY + "/") if path.startswith(TEMPORARY + "/") else path
+    if TEMPORARY in path:
+        return "dynamic"
     if path.startswith(("/", "\\", "~", "$")) or re.match(r"[A-Za-z]:", path) or ".." in re.split(r"[/\\]", path):
         return "outside"
     return "dynamic" if UNKNOWN in path else None

@@ -58,7 +58,31 @@ DANGEROUS: dict[str, str] = {
                      "tensorflow.keras.utils.get_file", "keras.utils.get_file", "huggingface_hub"], "F2F-NET-002"),
     **dict.fromkeys(["ctypes", "_ctypes", "cffi", "numpy.ctypeslib", "tensorflow.load_op_library",
                      "tensorflow.load_library", "torch.ops.load_library", "torch.classes.load_library"], "F2F-FFI-001"),
-    **dict.fromkeys(["tarfile", "zipfile", "shutil.unpack_archive"], "F2F-FS-004"),
+    **dict.fromkeys(["tarfile", "zipfile", "shutil.unpack_archive", "torchvision.datasets.utils"], "F2F-FS-004"),
+    **dict.fromkeys(["contextlib.chdir", "os.chdir", "os.fchdir"], "F2F-FS-001"),
+    **dict.fromkeys(["typing.get_type_hints", "typing.ForwardRef", "typing._eval_type", "annotationlib",
+                     "flwr.common.object_ref"], "F2F-DYN-001"),
+    "flwr.common.grpc": "F2F-NET-002",
+    # Frameworks' internal packages: not their public API, and full of re-exported standard-library modules.
+    **dict.fromkeys(["keras.src", "tensorflow.python", "tensorflow.core", "tf_keras.src", "torch.testing",
+                     "torch.utils.collect_env", "matplotlib.testing", "transformers.dynamic_module_utils",
+                     "transformers.utils.hub", "numpy.testing", "flwr.client.grpc_client", "flwr.client.grpc_rere_client",
+                     "flwr.client.rest_client", "flwr.client.grpc_adapter_client"], "F2F-UNREV-002"),
+}
+# Words that betray a dangerous capability wherever they appear in a name, resolved or not ("ForkingPickler",
+# "subprocess_run_for_testing", "loop.subprocess_shell", "python_multiprocessing"), matched case-insensitively.
+DANGEROUS_WORDS: dict[str, str] = {
+    "pickl": "F2F-DESER-001", "marshal": "F2F-DESER-001", "subprocess": "F2F-EXEC-003",
+    "multiprocessing": "F2F-EXEC-003", "popen": "F2F-EXEC-001", "spawn": "F2F-EXEC-002", "collect_env": "F2F-EXEC-003",
+    "urlopen": "F2F-NET-002", "urlretrieve": "F2F-NET-002", "load_url": "F2F-NET-002", "from_url": "F2F-NET-002", "remotemonitor": "F2F-NET-002", "tracking_uri": "F2F-NET-002",
+    "create_channel": "F2F-NET-002", "create_connection": "F2F-NET-001", "open_connection": "F2F-NET-001",
+    "create_server": "F2F-NET-001", "start_server": "F2F-NET-001", "datagram_endpoint": "F2F-NET-001",
+    "sock_connect": "F2F-NET-001", "getaddrinfo": "F2F-NET-001", "gethostbyname": "F2F-NET-001",
+    "dynamic_module": "F2F-DESER-005", "remote_code": "F2F-DESER-005", "func_load": "F2F-DESER-005",
+    "unsafe_deserial": "F2F-DESER-005", "safemodescope": "F2F-DESER-005", "extract_archive": "F2F-FS-004",
+    "extractall": "F2F-FS-004", "load_library": "F2F-FFI-001", "load_op_library": "F2F-FFI-001", "dlopen": "F2F-FFI-001",
+    "ctypes": "F2F-FFI-001", "object_ref": "F2F-DYN-004", "load_app": "F2F-DYN-004", "get_type_hints": "F2F-DYN-001",
+    "get_field": "F2F-DYN-005", "chdir": "F2F-FS-001", "_getframe": "F2F-DYN-008",
 }
 DANGEROUS_PREFIXES: dict[str, str] = {"os.exec": "F2F-EXEC-002", "os.spawn": "F2F-EXEC-002", "os.posix_spawn": "F2F-EXEC-002"}
 
@@ -66,8 +90,10 @@ DANGEROUS_PREFIXES: dict[str, str] = {"os.exec": "F2F-EXEC-002", "os.spawn": "F2
 # are ordinary (deeper attributes of those are accepted: "os.environ.get" through "environ").
 REVIEWED: dict[str, frozenset[str] | None] = {
     # Flower and the machine-learning stack a client ordinarily uses.
+    # Flower: the client-side API only (its transports, CLI and loaders are not a client's business).
+    "flwr": frozenset({"client", "clientapp", "app", "common", "__version__"}),
     **dict.fromkeys([
-        "flwr", "flwr_datasets", "numpy", "torch", "torchvision", "torchaudio", "torchmetrics", "tensorflow", "keras",
+        "flwr_datasets", "numpy", "torch", "torchvision", "torchaudio", "torchmetrics", "tensorflow", "keras",
         "tf_keras", "sklearn", "scipy", "pandas", "jax", "jaxlib", "flax", "optax", "haiku", "chex", "transformers",
         "datasets", "evaluate", "peft", "accelerate", "tokenizers", "sentencepiece", "tqdm", "PIL", "matplotlib",
         "seaborn", "xgboost", "lightgbm", "catboost", "opacus", "mlx", "timm", "monai", "medmnist", "albumentations",
@@ -170,16 +196,33 @@ FRAMEWORK_SUBMODULES = {"io", "types", "signal", "platform", "code"}
 STDLIB_MODULES = frozenset(sys.stdlib_module_names)
 
 
+def canonical(name: str) -> str:
+    """One spelling for the frameworks' aliases: tf.compat.v2.x and tf.x, tensorflow.keras / tf_keras and keras."""
+    for alias, target in (("tensorflow.compat.v1.", "tensorflow."), ("tensorflow.compat.v2.", "tensorflow."),
+                          ("tensorflow.keras.", "keras."), ("tf_keras.", "keras."), ("keras.api.", "keras."),
+                          ("keras._tf_keras.keras.", "keras.")):
+        if name.startswith(alias):
+            name = target + name[len(alias):]
+    return name
+
+
+def dangerous_word(name: str) -> str | None:
+    """The rule of a dangerous word inside `name` (see DANGEROUS_WORDS)."""
+    lowered = name.lower()
+    return next((rule for word, rule in DANGEROUS_WORDS.items() if word in lowered), None)
+
+
 def classify(name: str) -> str | None:
     """The known-dangerous rule `name` falls under, matching the longest known prefix, also when it is reached
     through another module ("shutil.os.system" is "os.system", "numpy.ctypeslib.ctypes" is "ctypes")."""
+    name = canonical(name)
     parts = name.split(".")
     for start in range(len(parts)):
         if start == 0 or parts[start] in REACHABLE_MODULES:
             rule = _classify(parts[start:])
             if rule:
-                return rule
-    return None
+                return dangerous_word(name) or rule if rule == "F2F-UNREV-002" else rule
+    return dangerous_word(name)
 
 
 def _classify(parts: list[str]) -> str | None:
@@ -198,6 +241,7 @@ def judge(name: str) -> str | None:
     """The rule a resolved name falls under, or None when it is shown to be ordinary.
 
     A reviewed entry more precise than a dangerous one wins ("timeit.default_timer" in "timeit")."""
+    name = canonical(name)
     parts = name.split(".")
     reviewed_end = next((end for end in range(len(parts), 0, -1) if ".".join(parts[:end]) in REVIEWED), 0)
     dangerous_end = next((end for end in range(len(parts), 0, -1) if ".".join(parts[:end]) in DANGEROUS), 0)
@@ -206,6 +250,9 @@ def judge(name: str) -> str | None:
     rule = classify(name)
     if rule and not (reviewed_end > dangerous_end and _classify_reached(parts[reviewed_end:]) is None):
         return rule
+    word = dangerous_word(name)
+    if word and name not in REVIEWED:  # a dangerous word inside a reviewed package (torch's ForkingPickler)
+        return word
     if parts[0] == "builtins":
         return "F2F-UNREV-002" if len(parts) > 1 and parts[1] in UNREVIEWED_BUILTINS else None
     if not reviewed_end:
