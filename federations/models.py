@@ -104,6 +104,9 @@ class Federation(Card):
     )
 
     current_run = models.CharField(max_length=32, blank=True, help_text="The training run the server reports now.")
+    # The current run's start by the reporter's clock (ms since the epoch): it orders this
+    # federation's events (flower_integration.protocol.order) and is never shown as a time.
+    run_started = models.BigIntegerField(null=True, blank=True, editable=False)
 
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -144,8 +147,31 @@ class Federation(Card):
         return min(100, round(100 * self.current_round / self.total_rounds))
 
 
+class TrainingRun(models.Model):
+    """A training run of a federation that has finished rounds stored; the latest F2F_RUNS_KEPT are kept."""
+
+    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="runs")
+    name = models.CharField(max_length=32)
+    started = models.BigIntegerField(
+        editable=False, help_text="Its start by the reporter's clock (ms since the epoch): orders the runs, nothing else."
+    )
+    first_seen = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["federation", "-started", "-name"]
+        constraints = [models.UniqueConstraint(fields=["federation", "name"], name="one_run_per_name")]
+        indexes = [models.Index(fields=["federation", "-started", "-name"], name="training_run_latest")]
+
+    def __str__(self):
+        return f"{self.federation} run {self.name}"
+
+
 class RoundRecord(models.Model):
-    """One finished round of one training run, as the federation server reported it."""
+    """One finished round of one training run, as the federation server reported it.
+
+    ``run`` is the name of a ``TrainingRun`` of the same federation; the latest F2F_ROUNDS_KEPT
+    of each run are kept.
+    """
 
     federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="rounds")
     run = models.CharField(max_length=32)

@@ -13,33 +13,26 @@ after a lost acknowledgement is safe.
 import collections
 import logging
 import math
-import re
 import threading
 import time
 import uuid
 
 import socketio
 
-logger = logging.getLogger("flower_integration")
+from . import protocol
 
-PROTOCOL_VERSION = 1
-_METRIC_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
-MAX_METRICS = 16
-MAX_ABS_LOSS = 1e12
-MAX_DURATION = 7 * 24 * 3600.0
-# Answers that mean "not now" rather than "never": the event is sent again later.
-RETRY_PREFIXES = ("throttled", "unavailable")
+logger = logging.getLogger("flower_integration")
 
 
 def clean_metrics(metrics) -> dict:
     """The reportable part of Flower metrics: finite numbers under short plain names."""
     clean = {}
     for name, value in (metrics or {}).items():
-        if len(clean) == MAX_METRICS:
+        if len(clean) == protocol.MAX_METRICS:
             break
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if isinstance(name, str) and _METRIC_NAME.fullmatch(name) and math.isfinite(value):
+        if isinstance(name, str) and protocol.METRIC_NAME.fullmatch(name) and math.isfinite(value):
             clean[name] = float(value)
     return clean
 
@@ -48,7 +41,9 @@ class Reporter:
     """Reports one training run of one federation to an Indexer.
 
     ``indexer_url`` is the portal's base URL (e.g. ``http://127.0.0.1:8321``); ``federation_id``
-    and ``token`` are the federation's id and the reporting token the Indexer issued.
+    and ``token`` are the federation's id and the reporting token the Indexer issued. ``run``
+    names the run (new for each training) and ``started`` (ms since the epoch, by default now)
+    places it among the federation's runs: the Indexer shows the latest run.
     """
 
     def __init__(
@@ -58,6 +53,7 @@ class Reporter:
         token: str,
         *,
         run: str | None = None,
+        started: int | None = None,
         queue_size: int = 10_000,
         connect_timeout: float = 5.0,
         ack_timeout: float = 10.0,
@@ -66,6 +62,7 @@ class Reporter:
         self.indexer_url = indexer_url.rstrip("/")
         self.federation_id = federation_id
         self.run = run or uuid.uuid4().hex[:16]
+        self.started = int(time.time() * 1000) if started is None else int(started)
         self._auth = {"federation": federation_id, "token": token}
         self._connect_timeout, self._ack_timeout, self._max_backoff = connect_timeout, ack_timeout, max_backoff
         self._lock = threading.Condition()
@@ -94,9 +91,9 @@ class Reporter:
                        num_clients: int, num_examples: int) -> None:
         # A diverged loss or an absurd duration must not get the whole round refused.
         if loss is not None and not (isinstance(loss, (int, float)) and math.isfinite(loss)
-                                     and abs(loss) <= MAX_ABS_LOSS):
+                                     and abs(loss) <= protocol.MAX_ABS_LOSS):
             loss = None
-        duration = min(max(float(duration), 0.0), MAX_DURATION) if math.isfinite(duration) else 0.0
+        duration = min(max(float(duration), 0.0), protocol.MAX_DURATION) if math.isfinite(duration) else 0.0
         event = {"round": int(round), "duration": duration, "loss": None if loss is None else float(loss),
                  "metrics": clean_metrics(metrics), "num_clients": int(num_clients), "num_examples": int(num_examples)}
         with self._lock:
@@ -127,7 +124,7 @@ class Reporter:
     # The sending side.
 
     def _envelope(self, event: dict) -> dict:
-        return {"v": PROTOCOL_VERSION, "run": self.run, **event}
+        return {"v": protocol.VERSION, "run": self.run, "started": self.started, **event}
 
     def _put_state(self, event: dict) -> None:
         with self._lock:
@@ -180,7 +177,7 @@ class Reporter:
                 backoff = 0.5
                 self.delivered += 1
                 self._delivered(kind, payload)
-            elif isinstance(answer, dict) and str(answer.get("error", "")).startswith(RETRY_PREFIXES):
+            elif isinstance(answer, dict) and str(answer.get("error", "")).startswith(protocol.RETRIABLE):
                 if self._wait(backoff):  # "not now": the same event goes again after a pause
                     break
                 backoff = min(backoff * 2, self._max_backoff)
@@ -201,8 +198,14 @@ class Reporter:
         if self._client is None or not self._client.connected:
             self._disconnect()
             client = socketio.Client(reconnection=False, handle_sigint=False)
-            client.connect(self.indexer_url, auth=self._auth, transports=["websocket"],
-                           wait_timeout=self._connect_timeout)
+            refusals = []  # the Indexer's reason, which python-socketio reports only to this handler
+            client.on("connect_error", lambda data=None: refusals.append(data))
+            try:
+                client.connect(self.indexer_url, auth=self._auth, transports=["websocket"],
+                               wait_timeout=self._connect_timeout)
+            except socketio.exceptions.ConnectionError as error:
+                reason = refusals[-1].get("message") if refusals and isinstance(refusals[-1], dict) else None
+                raise socketio.exceptions.ConnectionError(f"refused: {reason}" if reason else str(error)) from error
             self._client = client
             logger.info("F2F reporter: connected to %s as federation %s", self.indexer_url, self.federation_id)
         return self._client

@@ -9,7 +9,7 @@ and beat processes.
 
 from pathlib import Path
 
-from .env import database_from_url, env_bool, env_int, env_list, env_str
+from .env import database_from_url, env_bool, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 # Local state of the embedded mode (SQLite file, collected static files, beat schedule).
@@ -145,6 +145,24 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A message taken by a worker that dies comes back after this long (Redis broker).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+
+# The reporting ingest (federations.ingest). Events: at most F2F_INGEST_EVENTS of one federation
+# in any F2F_INGEST_EVENTS_SECONDS (20 a second on average, bursts of 60). Connections: at most
+# F2F_INGEST_AUTH_FAILURES failed attempts from one client address in any
+# F2F_INGEST_AUTH_FAILURES_SECONDS, after which that address is refused until the window clears.
+# Counted in Redis when there is one, so every portal process shares the counts.
+F2F_INGEST_EVENTS = env_int("F2F_INGEST_EVENTS", 60, minimum=1)
+F2F_INGEST_EVENTS_SECONDS = env_int("F2F_INGEST_EVENTS_SECONDS", 3, minimum=1)
+F2F_INGEST_AUTH_FAILURES = env_int("F2F_INGEST_AUTH_FAILURES", 10, minimum=1)
+F2F_INGEST_AUTH_FAILURES_SECONDS = env_int("F2F_INGEST_AUTH_FAILURES_SECONDS", 60, minimum=1)
+# Proxies (addresses or networks) whose X-Forwarded-For the ingest believes when it names a
+# client. None by default: the connecting peer is the client, and the header, which anyone can
+# send, is ignored.
+F2F_TRUSTED_PROXIES = env_networks("F2F_TRUSTED_PROXIES", [])
+# What is kept of each federation's training: its latest F2F_RUNS_KEPT runs and, of each, the
+# latest F2F_ROUNDS_KEPT rounds. Older ones are deleted as newer ones are stored.
+F2F_RUNS_KEPT = env_int("F2F_RUNS_KEPT", 10, minimum=1)
+F2F_ROUNDS_KEPT = env_int("F2F_ROUNDS_KEPT", 1000, minimum=1)
 
 # Where the portal listens when started by ``manage.py run_portal`` (8000 is a Flower SuperLink's).
 F2F_HOST = env_str("F2F_HOST", default="127.0.0.1")

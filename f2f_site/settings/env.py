@@ -6,6 +6,7 @@ silently falling back. ``NAME_FILE`` (a path) may stand in for ``NAME``, for sec
 mounted as files.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -63,6 +64,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of IP addresses or networks (``10.0.0.0/8``); an address is a network of one."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network.") from None
+    return networks
 
 
 def database_from_url(url: str, *, variable: str = "DATABASE_URL") -> dict:

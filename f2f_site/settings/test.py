@@ -2,6 +2,7 @@
 
 from .base import *  # noqa: F403
 from .base import DATABASES, VAR_DIR
+from .env import env_int
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Pages are rendered without running collectstatic first.
@@ -16,3 +17,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-f2f.sqlite3")}
 # Every test sees the database as it is, not a list cached by an earlier test.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+# Every test connects from 127.0.0.1 and, in the services mode, counts in one Redis: the failed
+# connections of one test must not lock the next ones out. The limit's own tests set it low.
+F2F_INGEST_AUTH_FAILURES = env_int("F2F_INGEST_AUTH_FAILURES", 1000, minimum=1)

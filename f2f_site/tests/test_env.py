@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from f2f_site.settings.env import database_from_url, env_bool, env_int, env_list, env_str
+from f2f_site.settings.env import database_from_url, env_bool, env_int, env_list, env_networks, env_str
 
 
 def test_unset_variables_take_their_default(monkeypatch):
@@ -19,12 +19,15 @@ def test_values_are_parsed(monkeypatch):
     assert env_bool("F2F_X", True) is False
     monkeypatch.setenv("F2F_X", "42")
     assert env_int("F2F_X", 0, minimum=1) == 42
+    monkeypatch.setenv("F2F_X", "10.0.0.1, 172.16.0.0/12, ::1")
+    assert [str(network) for network in env_networks("F2F_X", [])] == ["10.0.0.1/32", "172.16.0.0/12", "::1/128"]
 
 
 @pytest.mark.parametrize(
     ("reader", "raw"),
     [(lambda: env_bool("F2F_X", False), "maybe"), (lambda: env_int("F2F_X", 1), "ten"),
-     (lambda: env_int("F2F_X", 1, minimum=1), "0"), (lambda: env_str("F2F_X"), "")],
+     (lambda: env_int("F2F_X", 1, minimum=1), "0"), (lambda: env_str("F2F_X"), ""),
+     (lambda: env_networks("F2F_X", []), "10.0.0.1, proxy.internal"), (lambda: env_networks("F2F_X", []), "10.0.0.0/33")],
 )
 def test_bad_values_fail_loudly_naming_the_variable(monkeypatch, reader, raw):
     monkeypatch.setenv("F2F_X", raw)

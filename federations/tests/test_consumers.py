@@ -26,7 +26,7 @@ def reporting(federation):
 async def test_the_federation_page_gets_the_current_state_and_curves_on_connect(federation, reporting):
     from channels.db import database_sync_to_async
 
-    await database_sync_to_async(reporting)(RoundEvent("r1", 1, 10.0, 0.5, {"accuracy": 0.8}, 2, 100))
+    await database_sync_to_async(reporting)(RoundEvent("r1", 1, 1, 10.0, 0.5, {"accuracy": 0.8}, 2, 100))
     page, accepted = await connected(f"/ws/federations/{federation.pk}/")
     try:
         assert accepted
@@ -44,7 +44,7 @@ async def test_pages_receive_pushed_updates(federation, reporting):
     page, _ = await connected(f"/ws/federations/{federation.pk}/")
     try:
         await page.receive_json_from()  # the state on connect
-        await database_sync_to_async(reporting)(RoundEvent("r1", 1, 10.0, 0.5, {}, 2, 100))
+        await database_sync_to_async(reporting)(RoundEvent("r1", 1, 1, 10.0, 0.5, {}, 2, 100))
         for communicator in (catalog, page):
             update = await communicator.receive_json_from(timeout=5)
             assert update["federation"]["id"] == federation.pk and update["round"]["round"] == 1

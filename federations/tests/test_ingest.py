@@ -6,12 +6,12 @@ import pytest
 import socketio
 from django.forms.models import model_to_dict
 
-from federations import services
+from federations import protocol, services
 from federations.models import Federation, RoundRecord
 
-STATE = {"v": 1, "run": "r1", "phase": "training", "round": 1, "total_rounds": 5, "connected_clients": 2,
+STATE = {"v": 2, "run": "r1", "started": 1_750_000_000_000, "phase": "training", "round": 1, "total_rounds": 5, "connected_clients": 2,
          "min_clients": 2, "fraction_fit": 1.0}
-ROUND = {"v": 1, "run": "r1", "round": 1, "duration": 2.5, "loss": 0.7, "metrics": {"accuracy": 0.6},
+ROUND = {"v": 2, "run": "r1", "started": 1_750_000_000_000, "round": 1, "duration": 2.5, "loss": 0.7, "metrics": {"accuracy": 0.6},
          "num_clients": 2, "num_examples": 100}
 
 
@@ -186,4 +186,44 @@ async def test_an_unexpected_failure_is_answered_try_again_later(monkeypatch):
     monkeypatch.setattr(ingest.sio, "get_session", session)
     monkeypatch.setattr(ingest.services, "federation_apply_event", broken)
     answer = await ingest._apply("sid", "state", STATE)
-    assert answer == {"ok": False, "error": ingest.RETRY_LATER}
+    assert answer == {"ok": False, "error": protocol.RETRY_LATER}
+
+
+def test_a_replayed_old_state_or_run_does_not_move_the_live_state_back(live_portal, reporting_federation):
+    federation, token = reporting_federation
+    later = {**STATE, "run": "r2", "started": STATE["started"] + 60_000}
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        assert client.call("state", STATE, timeout=10) == {"ok": True}
+        assert client.call("state", {**later, "round": 5}, timeout=10) == {"ok": True}
+        assert client.call("state", {**later, "round": 1}, timeout=10) == {"ok": True, "stale": True}
+        assert client.call("state", {**STATE, "round": 4}, timeout=10) == {"ok": True, "stale": True}
+    finally:
+        client.disconnect()
+    federation.refresh_from_db()
+    assert (federation.current_run, federation.current_round) == ("r2", 5)
+
+
+def test_an_old_reporter_is_told_to_upgrade(live_portal, reporting_federation):
+    federation, token = reporting_federation
+    before = snapshot()
+    client = connect(live_portal, {"federation": federation.pk, "token": token})
+    try:
+        answer = client.call("state", {**{k: v for k, v in STATE.items() if k != "started"}, "v": 1}, timeout=10)
+    finally:
+        client.disconnect()
+    assert answer["ok"] is False and "upgrade f2f-flower-integration" in answer["error"]
+    assert snapshot() == before
+
+
+def test_the_reporter_logs_why_the_indexer_refused_it(live_portal, reporting_federation, caplog):
+    from flower_integration import Reporter
+
+    federation, _ = reporting_federation
+    reporter = Reporter(live_portal.url, federation_id=federation.pk, token="f2f_wrong", connect_timeout=5)
+    reporter.state(phase="waiting", round=0, total_rounds=3, connected_clients=0, min_clients=2, fraction_fit=1.0)
+    deadline = time.monotonic() + 15
+    while protocol.REFUSED_TOKEN not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.1)
+    reporter.close(timeout=0)
+    assert f"refused: {protocol.REFUSED_TOKEN}" in caplog.text

@@ -21,13 +21,16 @@ def apply(federation, token, event):
     federation.refresh_from_db()
 
 
-def round_event(number, duration, run="r1", loss=0.5):
-    return RoundEvent(run, number, duration, loss, {"accuracy": 0.8}, 2, 100)
+STARTED = 1_750_000_000_000
+
+
+def round_event(number, duration, run="r1", loss=0.5, started=STARTED):
+    return RoundEvent(run, started, number, duration, loss, {"accuracy": 0.8}, 2, 100)
 
 
 def test_a_state_event_updates_the_training_state_and_marks_the_server_online(federation, token, settings):
     settings.F2F_OFFLINE_AFTER = 600
-    apply(federation, token, StateEvent("r1", "training", 3, 10, 4, 2, 0.5))
+    apply(federation, token, StateEvent("r1", STARTED, "training", 3, 10, 4, 2, 0.5))
     assert (federation.status, federation.phase, federation.current_round, federation.total_rounds) == (
         Status.ONLINE, Phase.TRAINING, 3, 10)
     assert (federation.connected_clients, federation.min_clients, federation.fraction_fit) == (4, 2, 0.5)
@@ -69,7 +72,7 @@ def test_slow_rounds_push_the_offline_deadline_to_ten_rounds(federation, token, 
 
 
 def test_the_final_event_finishes_the_training(federation, token):
-    apply(federation, token, FinalEvent("r1", 10))
+    apply(federation, token, FinalEvent("r1", STARTED, 10))
     assert federation.phase == Phase.FINISHED
 
 

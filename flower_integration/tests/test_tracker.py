@@ -1,3 +1,5 @@
+import time
+
 from flower_integration.reporter import Reporter, clean_metrics
 from flower_integration.tracker import RoundTracker
 
@@ -106,3 +108,22 @@ def test_a_diverged_loss_or_odd_duration_still_reports_the_round():
         reporter.close(timeout=0)
     assert (first["loss"], first["duration"]) == (None, 0.0)
     assert (second["loss"], second["duration"]) == (None, 0.0)
+
+
+def test_every_event_the_reporter_builds_passes_the_shared_protocol():
+    from flower_integration import protocol
+
+    before = int(time.time() * 1000)
+    reporter = Reporter("http://127.0.0.1:9", federation_id=1, token="t", connect_timeout=0.5)
+    try:
+        reporter.state(phase="training", round=2, total_rounds=3, connected_clients=2, min_clients=2, fraction_fit=1.0)
+        reporter.round_finished(round=2, duration=1.5, loss=0.3, metrics={"accuracy": 0.9}, num_clients=2,
+                                num_examples=10)
+        reporter.final(rounds=3)
+        state, (round_event,), final = reporter._state, list(reporter._rounds), reporter._final
+    finally:
+        reporter.close(timeout=0)
+    events = [protocol.parse_state(state), protocol.parse_round(round_event), protocol.parse_final(final)]
+    assert {(event.run, event.started) for event in events} == {(reporter.run, reporter.started)}
+    assert before <= reporter.started <= int(time.time() * 1000)
+    assert events[2].order > events[1].order and events[0].order == events[1].order

@@ -225,7 +225,7 @@ def test_socketio_over_polling_still_works(portal, make_federation):
 
     post("40" + json.dumps({"federation": federation.pk, "token": token}))
     assert received()[0].startswith("40{")  # Socket.IO connected
-    state = {"v": 1, "run": "r1", "phase": "training", "round": 1, "total_rounds": 5,
+    state = {"v": 2, "run": "r1", "started": 1_750_000_000_000, "phase": "training", "round": 1, "total_rounds": 5,
              "connected_clients": 2, "min_clients": 2, "fraction_fit": 1.0}
     post("420" + json.dumps(["state", state]))
     assert [json.loads(p[3:]) for p in received() if p.startswith("430")] == [[{"ok": True}]]

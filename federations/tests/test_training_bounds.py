@@ -1,0 +1,97 @@
+"""What is kept of a federation's training is bounded: its latest runs, the latest rounds of each."""
+
+import pytest
+
+from federations import services
+from federations.models import Federation, RoundRecord, TrainingRun
+from federations.protocol import RoundEvent
+
+START = 1_750_000_000_000
+
+
+@pytest.fixture
+def report(federation):
+    raw = services.reporting_token_issue(federation=federation)
+    token = services.reporting_token_authenticate(federation_id=federation.pk, token=raw)
+    return lambda event: services.federation_apply_event(federation_id=federation.pk, token_id=token, event=event)
+
+
+def finished(number, *, run, started, duration=5.0):
+    return RoundEvent(run, started, number, duration, 0.5, {}, 2, 100)
+
+
+def stored(federation):
+    return sorted(RoundRecord.objects.filter(federation=federation).values_list("run", "number"))
+
+
+def test_a_flood_of_new_runs_keeps_only_the_latest(federation, report, settings):
+    settings.F2F_RUNS_KEPT = 3
+    for n in range(50):
+        report(finished(1, run=f"run{n:02d}", started=START + n))
+    assert stored(federation) == [("run47", 1), ("run48", 1), ("run49", 1)]
+    assert list(TrainingRun.objects.filter(federation=federation).values_list("name", flat=True)) == [
+        "run49", "run48", "run47"]
+
+
+def test_a_replayed_round_of_a_dropped_run_is_neither_stored_nor_counted(federation, report, settings):
+    settings.F2F_RUNS_KEPT = 2
+    for n in range(3):
+        report(finished(1, run=f"run{n}", started=START + n))
+    before = Federation.objects.get(pk=federation.pk).completed_rounds
+    assert report(finished(1, run="run0", started=START)) is False
+    assert report(finished(2, run="run0", started=START)) is False
+    assert stored(federation) == [("run1", 1), ("run2", 1)]
+    assert Federation.objects.get(pk=federation.pk).completed_rounds == before == 3
+
+
+def test_a_long_run_keeps_its_latest_rounds(federation, report, settings):
+    settings.F2F_ROUNDS_KEPT = 5
+    for number in range(1, 21):
+        report(finished(number, run="long", started=START, duration=float(number)))
+    assert stored(federation) == [("long", n) for n in range(16, 21)]
+    federation.refresh_from_db()
+    assert federation.completed_rounds == 20
+    assert federation.avg_round_duration == pytest.approx(18.0)  # of the rounds kept
+
+    assert report(finished(3, run="long", started=START)) is False  # older than what the run keeps
+    assert stored(federation) == [("long", n) for n in range(16, 21)]
+    assert Federation.objects.get(pk=federation.pk).completed_rounds == 20
+
+
+def test_lowering_a_bound_prunes_down_to_it_on_the_next_write(federation, report, settings):
+    for number in range(1, 11):
+        report(finished(number, run="a", started=START))
+    settings.F2F_ROUNDS_KEPT = 4
+    report(finished(11, run="a", started=START))
+    assert stored(federation) == [("a", n) for n in range(8, 12)]
+
+
+def test_bounds_are_per_federation(make_federation, settings):
+    settings.F2F_RUNS_KEPT = 1
+    first, second = make_federation(), make_federation()
+    for federation, run in [(first, "a"), (second, "b"), (first, "c")]:
+        raw = services.reporting_token_issue(federation=federation)
+        token = services.reporting_token_authenticate(federation_id=federation.pk, token=raw)
+        services.federation_apply_event(federation_id=federation.pk, token_id=token,
+                                        event=finished(1, run=run, started=START + ord(run)))
+    assert stored(first) == [("c", 1)] and stored(second) == [("b", 1)]
+
+
+@pytest.mark.django_db(transaction=True)  # the service's own transaction, not a test's savepoint
+def test_pruning_is_undone_with_a_write_that_fails(federation, report, settings, monkeypatch):
+    settings.F2F_RUNS_KEPT = 1
+    report(finished(1, run="a", started=START))
+    deadline = services.offline_deadline
+
+    def broken(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "offline_deadline", broken)  # fails after the prune, before the update
+    with pytest.raises(RuntimeError):
+        report(finished(1, run="b", started=START + 1))
+    assert stored(federation) == [("a", 1)]
+    assert list(TrainingRun.objects.values_list("name", flat=True)) == ["a"]
+
+    monkeypatch.setattr(services, "offline_deadline", deadline)
+    report(finished(1, run="b", started=START + 1))
+    assert stored(federation) == [("b", 1)]
