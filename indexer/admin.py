@@ -3,14 +3,11 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.utils.html import format_html, format_html_join
 
 from . import services
 from .models import Candidacy, Decision
-
-CONTEXT_LINES = 3
-
 
 class DecisionInline(admin.TabularInline):
     model = Decision
@@ -33,15 +30,19 @@ def source_lines(content: bytes) -> list[str]:
     return re.split(r"\r\n|\r|\n", content.decode("utf-8", errors="replace"))
 
 
-def _source_excerpt(lines: list[str], line: int) -> str:
-    """The code around ``line``, numbered, the line itself marked."""
-    if not line:
-        return ""
-    start, end = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
-    return format_html_join("\n", "{}", (
-        (format_html("<mark>{:>5}  {}</mark>" if n == line else "{:>5}  {}", n, lines[n - 1][:200]),)
-        for n in range(start, end + 1)
-    ))
+def review_items(report: dict | None) -> list[dict]:
+    """Errors then findings of a stored report, each with its anchor ("L12", or "" for the whole file)."""
+    items = [*(report or {}).get("errors", []), *(report or {}).get("findings", [])]
+    return [{**item, "anchor": f"L{item['line']}" if item.get("line") else ""} for item in items]
+
+
+def numbered_source(content: bytes, items: list[dict]) -> list[dict]:
+    """Every line of the file with its number and the rules reported on it, for the reviewer's listing."""
+    rules_at: dict[int, list[str]] = {}
+    for item in items:
+        rules_at.setdefault(item["line"], []).append(item["rule"])
+    return [{"number": number, "text": text, "rules": rules_at.get(number, [])}
+            for number, text in enumerate(source_lines(content), start=1)]
 
 
 @admin.register(Candidacy)
@@ -52,11 +53,11 @@ class CandidacyAdmin(admin.ModelAdmin):
     actions = ["approve", "decline"]
     inlines = [DecisionInline]
     readonly_fields = ["status", "verdict", "finding_count", "validation_report", "client_filename", "client_sha256",
-                       "requirements_txt", "federation", "created_at", "updated_at", *Candidacy.CARD_FIELDS,
-                       "num_rounds", "min_clients"]
+                       "client_size", "requirements_txt", "client_source", "federation", "created_at", "updated_at",
+                       *Candidacy.CARD_FIELDS, "num_rounds", "min_clients"]
     fieldsets = [
         ("Review", {"fields": ["status", "verdict", "finding_count", "validation_report", "federation"]}),
-        ("Client.py", {"fields": ["client_filename", "client_sha256", "requirements_txt"]}),
+        ("Client.py", {"fields": ["client_filename", "client_sha256", "client_size", "requirements_txt", "client_source"]}),
         ("Card", {"fields": [*Candidacy.CARD_FIELDS, "num_rounds", "min_clients"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
@@ -72,15 +73,20 @@ class CandidacyAdmin(admin.ModelAdmin):
 
     @admin.display(description="validation report")
     def validation_report(self, candidacy):
-        report = candidacy.report or {}
-        items = [*report.get("errors", []), *report.get("findings", [])]
-        if not items:
-            return "Clean: no findings." if report else "Not validated yet."
-        lines = source_lines(bytes(candidacy.client_content))
-        return format_html_join(
-            "", '<div style="margin-bottom:1em"><strong>{}</strong> line {}: {}<pre style="margin:.3em 0">{}</pre></div>',
-            ((item["rule"], item["line"], item["message"], _source_excerpt(lines, item["line"])) for item in items),
-        )
+        if candidacy.report is None:
+            return "Not validated yet."
+        return render_to_string("admin/indexer/report.html", {
+            "candidacy": candidacy, "items": review_items(candidacy.report)})
+
+    @admin.display(description="size")
+    def client_size(self, candidacy):
+        return f"{len(candidacy.client_content):,} bytes"
+
+    @admin.display(description="source (the exact bytes served)")
+    def client_source(self, candidacy):
+        content = bytes(candidacy.client_content)
+        return render_to_string("admin/indexer/source.html", {
+            "lines": numbered_source(content, review_items(candidacy.report))})
 
     def _decide(self, request, queryset, service, verb):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
@@ -95,7 +101,7 @@ class CandidacyAdmin(admin.ModelAdmin):
             return None
         return TemplateResponse(request, "admin/indexer/decide.html", {
             **self.admin_site.each_context(request), "title": f"{verb.capitalize()} candidacies",
-            "form": form, "candidacies": queryset, "action": request.POST["action"], "verb": verb,
+            "form": form, "candidacies": queryset.defer(None), "action": request.POST["action"], "verb": verb,
             "opts": self.model._meta,
         })
 

@@ -25,7 +25,7 @@ class Candidacy(Card):
     class Verdict(models.TextChoices):
         INVALID = "invalid", "Invalid"
         FINDINGS = "findings", "Has findings"
-        CLEAN = "clean", "Clean"
+        CLEAN = "clean", "No known-dangerous pattern found"
 
     # The candidate's private link to follow the candidacy: unguessable, never listed.
     access_key = models.CharField(max_length=64, unique=True, default=new_access_key, editable=False)
