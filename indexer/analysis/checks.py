@@ -172,6 +172,7 @@ class Checker(ast.NodeVisitor):
         self.errors: list[Finding] = []
         self.findings: dict[tuple[str, int], Finding] = {}
         self._inner_adds: set[int] = set()
+        self._scope_cache: dict | None = None
         self.parents = self.names.parents
         self.options: dict[str, ast.expr | None] = {}  # argparse dest -> its default (None: no default)
         self.tainted_options: set[str | None] = set()  # dests changed after parsing (None: any of them)
@@ -503,19 +504,15 @@ class Checker(ast.NodeVisitor):
     def _is_parsed_arguments(self, name: ast.Name) -> bool:
         if self.names.is_parameter(name):
             return False
+        scopes = self._scopes()
         function = self._enclosing_function(name)
-        while True:  # the function's own variable, or else the module's
-            here = [node for node in ast.walk(function or self.tree) if self._enclosing_function(node) is function]
-            stores = [node for node in here if isinstance(node, ast.Name) and node.id == name.id
-                      and not isinstance(node.ctx, ast.Load)]
-            if stores or function is None:
-                break
-            function = None
-        assignments = [node for node in here if isinstance(node, ast.Assign) and len(node.targets) == 1
-                       and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name.id]
-        if len(stores) != 1 or len(assignments) != 1:
+        if (id(function), name.id) not in scopes["stores"]:
+            function = None  # not the function's own variable: the module's
+        stores = scopes["stores"].get((id(function), name.id), 0)
+        assignments = scopes["assignments"].get((id(function), name.id), [])
+        if stores != 1 or len(assignments) != 1:
             return False
-        value = assignments[0].value
+        value = assignments[0]
         if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Call) and integer(value.slice) == 0:
             value = value.value  # parser.parse_known_args()[0]
         if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
@@ -533,6 +530,31 @@ class Checker(ast.NodeVisitor):
             function = self.names.parents.get(id(function))
         return function
 
+    def _scopes(self) -> dict:
+        """Per (function or module, name): how often it is bound, and the values of its plain assignments;
+        and the names of functions called with arguments. Built once, on first use."""
+        if self._scope_cache is None:
+            stores: dict[tuple[int, str], int] = {}
+            assignments: dict[tuple[int, str], list[ast.expr]] = {}
+            called_with_arguments: set[str] = set()
+            pending: list[tuple[ast.AST, ast.AST | None]] = [(self.tree, None)]
+            while pending:
+                node, function = pending.pop()
+                if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                    stores[(id(function), node.id)] = stores.get((id(function), node.id), 0) + 1
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    assignments.setdefault((id(function), node.targets[0].id), []).append(node.value)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (node.args or node.keywords):
+                    called_with_arguments.add(node.func.id)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    call = self.names.parents.get(id(node))
+                    if not (isinstance(call, ast.Call) and call.func is node):
+                        called_with_arguments.add(node.id)  # handed around: callers cannot be seen
+                inner = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+                pending.extend((child, inner) for child in ast.iter_child_nodes(node))
+            self._scope_cache = {"stores": stores, "assignments": assignments, "called": called_with_arguments}
+        return self._scope_cache
+
     def _only_none(self, name: ast.Name) -> bool:
         function = self._enclosing_function(name)
         if function is None or not self.names.is_parameter(name):
@@ -544,12 +566,7 @@ class Checker(ast.NodeVisitor):
         default = defaults.get(name.id)
         if index is None or not (isinstance(default, ast.Constant) and default.value is None):
             return False
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Name) and node.id == function.name and isinstance(node.ctx, ast.Load):
-                call = self.names.parents.get(id(node))
-                if not (isinstance(call, ast.Call) and call.func is node and not call.args and not call.keywords):
-                    return False
-        return True
+        return function.name not in self._scopes()["called"]
 
     def _check_argparse_default(self, node: ast.Call) -> None:
         options = [self.names.fold(arg) for arg in node.args]

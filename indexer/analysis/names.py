@@ -31,6 +31,20 @@ STRING_METHODS = {"lower": 0, "upper": 0, "casefold": 0, "strip": 1, "lstrip": 1
                   "encode": 2, "format": 64}
 
 
+WIDE_PERCENT = re.compile(r"%[-#0 +]*[\d*]")  # "%999999999s" would build a huge string
+WIDE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*[\d*]")  # so would "{:>999999999}"
+
+
+def _bounded(method: str, receiver: str | bytes, arguments: list) -> bool:
+    """Whether computing `receiver.method(*arguments)` stays small (folding must not be a memory bomb)."""
+    if method == "replace" and len(arguments) >= 2:
+        return (len(receiver) + 1) * max(1, len(arguments[1])) <= 2 * MAX_BYTES
+    if method == "format":
+        return isinstance(receiver, str) and not WIDE_FORMAT.search(receiver) \
+            and len(receiver) + sum(len(a) for a in arguments) * max(1, receiver.count("{")) <= 2 * MAX_BYTES
+    return True
+
+
 def last_name(node: ast.expr) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -274,7 +288,7 @@ class Names:
             template, value = self.fold(node.left, depth + 1), node.right
             values = value.elts if isinstance(value, ast.Tuple) else [value]
             folded = [self.fold(item, depth + 1) for item in values]
-            if isinstance(template, str) and all(isinstance(v, str) for v in folded):
+            if isinstance(template, str) and all(isinstance(v, str) for v in folded) and not WIDE_PERCENT.search(template):
                 try:
                     return template % tuple(folded)
                 except (TypeError, ValueError, KeyError):
@@ -319,6 +333,8 @@ class Names:
                 receiver = self.fold(node.func.value, depth + 1)
                 arguments = [self.fold(arg, depth + 1) for arg in node.args]
                 if receiver is None or any(a is None for a in arguments) or len(receiver) > MAX_BYTES:
+                    return None
+                if not _bounded(method, receiver, arguments):
                     return None
                 try:
                     result = getattr(receiver, method)(*arguments)

@@ -173,3 +173,13 @@ def test_a_reviewed_name_inside_a_dangerous_module_is_ordinary():
 def test_importing_a_module_for_its_one_reviewed_name_is_judged_by_its_uses():
     assert rules(client("import timeit", "started = timeit.default_timer()")) == set()
     assert rules(client("import timeit", "timeit.timeit('1')")) == {"F2F-DYN-001"}
+
+
+@pytest.mark.parametrize("body", [
+    "y = '" + "b" * 100_000 + "'.replace('', '" + "c" * 100_000 + "')",
+    "y = '{:>999999999}'.format('a')",
+    "y = '%999999999s' % 'a'",
+])
+def test_folding_never_builds_a_huge_string(body):
+    # Folded naively, each would need gigabytes and end the analysis as F2F-LIMIT-001.
+    assert rules(client("", "pass").replace(b"class C", body.encode() + b"\n\n\nclass C")) == set()
