@@ -32,6 +32,8 @@ FS_CALLS: dict[str, tuple[tuple[int, str], ...]] = {
     **dict.fromkeys(["numpy.save", "numpy.savez", "numpy.savez_compressed", "numpy.savetxt", "numpy.ndarray.tofile"],
                     ((0, "file"),)),
     "torch.save": ((1, "f"),),
+    **dict.fromkeys(["scipy.io.savemat", "scipy.io.mmwrite", "scipy.io.wavfile.write", "scipy.sparse.save_npz"],
+                    ((0, "file_name"),)),
     "numpy.memmap": ((0, "filename"),),  # its default mode, "r+", writes
     **dict.fromkeys(["tensorflow.io.write_file", "tensorflow.io.gfile.makedirs", "tensorflow.io.gfile.remove",
                      "tensorflow.io.gfile.rmtree"], ((0, "filename"),)),
@@ -58,6 +60,10 @@ ORDINARY_ENVIRONMENT = re.compile(
 ORDINARY_DUNDER_METHODS = {"__init__", "__len__", "__getitem__", "__iter__", "__next__", "__repr__", "__str__",
                            "__call__", "__enter__", "__exit__", "__eq__", "__hash__", "__lt__", "__le__", "__gt__",
                            "__ge__", "__contains__", "__post_init__", "__setitem__", "__bool__", "__add__"}
+# Module attributes that are settings, which a client ordinarily assigns (torch.backends.cudnn.benchmark = True).
+MODULE_SETTINGS = ("torch.backends.", "tensorflow.config.", "matplotlib.rcParams", "numpy.set_printoptions",
+                   "logging.root.", "transformers.logging.", "datasets.config.", "flwr_datasets.")
+FORMAT_FIELD_ATTRIBUTE = re.compile(r"\{[^{}:!]*?\.([A-Za-z_]\w*)")
 BUILTINS_AS_VALUES = {"builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.vars", "builtins.open",
                       "builtins.hasattr", "builtins.type"}
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
@@ -329,7 +335,7 @@ class Checker(ast.NodeVisitor):
                 self.add(word_rule, node, f".{node.attr}")
         if isinstance(node.ctx, ast.Store):
             base = self.names.qualname(node.value)
-            if base and base != "os.environ" and (base.split(".")[0] in STDLIB_MODULES or base.startswith("flwr")):
+            if base and base != "os.environ" and not base.startswith(MODULE_SETTINGS):
                 self.add("F2F-DYN-005", node, f"replaces {display(base)}.{node.attr}")
         self.generic_visit(node)
 
@@ -413,6 +419,9 @@ class Checker(ast.NodeVisitor):
             sensitive = SENSITIVE_PATH.search(value)
             if sensitive:
                 self.add("F2F-FS-003", node, repr(sensitive.group()))
+            for attribute in FORMAT_FIELD_ATTRIBUTE.findall(value)[:50]:
+                if attribute in SUSPICIOUS_METHODS or dangerous_word(attribute):
+                    self.add("F2F-UNREV-003", node, f"a format field reaches .{attribute}")
             dunder = DUNDER_IN_TEXT.search(value)
             if dunder:
                 self.add("F2F-DYN-006", node, f"{dunder.group()} inside a string")

@@ -183,3 +183,13 @@ def test_importing_a_module_for_its_one_reviewed_name_is_judged_by_its_uses():
 def test_folding_never_builds_a_huge_string(body):
     # Folded naively, each would need gigabytes and end the analysis as F2F-LIMIT-001.
     assert rules(client("", "pass").replace(b"class C", body.encode() + b"\n\n\nclass C")) == set()
+
+
+def test_replacing_a_module_attribute_is_reported_unless_it_is_a_setting():
+    assert rules(client("import numpy as np", "np.load = print")) == {"F2F-DYN-005"}
+    assert rules(client("import torch", "torch.backends.cudnn.deterministic = True")) == set()
+
+
+def test_a_format_field_that_walks_to_a_dangerous_attribute_is_reported():
+    assert "F2F-UNREV-003" in rules(client("", "'{0.system}'.format(self.tools)"))
+    assert rules(client("", "print('{0.lr:.3f}'.format(self.options))")) == set()
