@@ -102,10 +102,14 @@ def client_address(environ) -> str:
             address = ipaddress.ip_address(hop)
         except ValueError:
             break  # what follows a hop we cannot read is not believed
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
         if not any(address in network for network in settings.F2F_TRUSTED_PROXIES):
             break
     if address is None:
         return str(client[0])
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:1.2.3.4 is the IPv4 client 1.2.3.4, not a /64 shared by all
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
@@ -115,10 +119,13 @@ def client_address(environ) -> str:
 async def connect(sid, environ, auth):
     address = client_address(environ)
     try:
-        if await throttle().address_blocked(address):
-            raise socketio.exceptions.ConnectionRefusedError(protocol.REFUSED_ADDRESS)
         auth = auth if isinstance(auth, dict) else {}
         federation_id = auth.get("federation")
+        # Failures count per address and federation: reporters behind one proxy or NAT are not locked out
+        # by someone failing against another federation from the same address.
+        address = f"{address} federation {str(federation_id)[:24]}"
+        if await throttle().address_blocked(address):
+            raise socketio.exceptions.ConnectionRefusedError(protocol.REFUSED_ADDRESS)
         token_id = await database_sync_to_async(services.reporting_token_authenticate)(
             federation_id=federation_id, token=auth.get("token")
         )

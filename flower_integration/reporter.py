@@ -74,6 +74,7 @@ class Reporter:
         self.delivered = 0
         self.dropped = 0
         self.rejected = 0
+        self._warned_stale = False
         self._thread = threading.Thread(target=self._send_forever, name="f2f-reporter", daemon=True)
         self._thread.start()
 
@@ -176,6 +177,12 @@ class Reporter:
             if isinstance(answer, dict) and answer.get("ok"):
                 backoff = 0.5
                 self.delivered += 1
+                if kind == "state" and answer.get("stale") and not self._warned_stale:
+                    # The Indexer orders runs by their start: a live run called stale means this machine's
+                    # clock is behind the one that started the federation's current run. Say it once.
+                    self._warned_stale = True
+                    logger.warning("F2F reporter: the Indexer keeps a run that started later than this one as "
+                                   "current, so this training is not shown live; is this machine's clock behind?")
                 self._delivered(kind, payload)
             elif isinstance(answer, dict) and str(answer.get("error", "")).startswith(protocol.RETRIABLE):
                 if self._wait(backoff):  # "not now": the same event goes again after a pause

@@ -227,3 +227,20 @@ def test_the_reporter_logs_why_the_indexer_refused_it(live_portal, reporting_fed
         time.sleep(0.1)
     reporter.close(timeout=0)
     assert f"refused: {protocol.REFUSED_TOKEN}" in caplog.text
+
+
+def test_a_reporter_whose_clock_is_behind_the_current_run_says_so(live_portal, reporting_federation, caplog):
+    from flower_integration import Reporter
+
+    federation, token = reporting_federation
+    state = dict(phase="training", round=1, total_rounds=3, connected_clients=2, min_clients=2, fraction_fit=1.0)
+    first = Reporter(live_portal.url, federation_id=federation.pk, token=token, run="current", connect_timeout=5)
+    first.state(**state)
+    first.close(timeout=15)
+    behind = Reporter(live_portal.url, federation_id=federation.pk, token=token, run="restarted",
+                      started=first.started - 3_600_000, connect_timeout=5)
+    behind.state(**state)
+    behind.close(timeout=15)
+    assert behind.delivered == 1
+    assert "is this machine's clock behind?" in caplog.text
+    assert Federation.objects.get(pk=federation.pk).current_run == "current"

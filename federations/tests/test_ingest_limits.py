@@ -124,6 +124,20 @@ def test_failed_connections_are_limited_per_client_address(proxied_portal, repor
     other.client.disconnect()
 
 
+def test_failures_against_one_federation_do_not_lock_out_another_from_the_same_address(
+        proxied_portal, reporting_federation, make_federation):
+    federation, token = reporting_federation
+    other = make_federation(name="Neighbour")
+    for _ in range(3):
+        guess = Reporter(proxied_portal, {"federation": other.pk, "token": "f2f_guess"}, forwarded_for="203.0.113.7")
+        assert guess.refusal == protocol.REFUSED_TOKEN
+    assert Reporter(proxied_portal, {"federation": other.pk, "token": "f2f_guess"},
+                    forwarded_for="203.0.113.7").refusal == protocol.REFUSED_ADDRESS
+    neighbour = Reporter(proxied_portal, {"federation": federation.pk, "token": token}, forwarded_for="203.0.113.7")
+    assert neighbour.refusal is None and neighbour.client.connected
+    neighbour.client.disconnect()
+
+
 def test_x_forwarded_for_is_ignored_without_a_trusted_proxy(transactional_db, tmp_path, reporting_federation,
                                                             clean_auth_counts):
     federation, token = reporting_federation
@@ -146,6 +160,8 @@ def test_x_forwarded_for_is_ignored_without_a_trusted_proxy(transactional_db, tm
     ("10.0.0.2", "not-an-address", "10.0.0.2"),
     ("10.0.0.2", "", "10.0.0.2"),
     ("2001:db8:1:2:3:4:5:6", None, "2001:db8:1:2::/64"),
+    ("::ffff:192.0.2.1", None, "192.0.2.1"),  # an IPv4 client seen through a dual-stack socket
+    ("::ffff:10.0.0.2", "::ffff:203.0.113.9", "203.0.113.9"),
 ])
 def test_the_client_address_believes_only_trusted_proxies(settings, peer, forwarded_for, address):
     import ipaddress

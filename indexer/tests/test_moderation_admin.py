@@ -137,3 +137,18 @@ def test_the_public_page_claims_no_review_for_a_federation_added_by_the_operator
     federation = make_federation()
     review = client.get(federation.get_absolute_url()).content.decode().split('data-testid="review">')[1].split("</p>")[0]
     assert "not submitted through Be a Server" in review and "reviewed" not in review
+
+
+def test_the_public_page_does_not_vouch_for_a_file_replaced_after_approval(admin_client, client, card):
+    from federations.models import ClientFile
+
+    candidacy = awaiting(card)
+    admin_client.post(CHANGELIST, {"action": "approve", "_selected_action": [candidacy.pk], "apply": "1",
+                                   "reason": "Read it."})
+    federation = Candidacy.objects.get(pk=candidacy.pk).federation
+    content = corpus_file("os_system.txt")
+    federation.client_file = ClientFile.objects.create(sha256=hashlib.sha256(content).hexdigest(), content=content,
+                                                       size=len(content))
+    federation.save()
+    review = client.get(federation.get_absolute_url()).content.decode().split('data-testid="review">')[1].split("</p>")[0]
+    assert "replaced afterwards and not checked" in review and "reviewed by an operator" not in review

@@ -16,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.F2F_PORT)
         parser.add_argument("--no-workers", action="store_true", help="do not start embedded Celery threads")
         parser.add_argument("--proxy-headers", action="store_true",
-                            help="take the client's address and scheme from X-Forwarded-* (behind a proxy)")
+                            help="take the client's address and scheme from X-Forwarded-* (only behind a proxy "
+                                 "that overwrites them: daphne believes the leftmost X-Forwarded-For; the ingest's "
+                                 "limits use F2F_TRUSTED_PROXIES instead)")
         parser.add_argument("--access-log", action="store_true", help="log every request to stdout")
 
     def handle(self, *args, host, port, no_workers, proxy_headers, access_log, **options):
