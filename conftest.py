@@ -201,3 +201,14 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own channel layer. channels caches one per process, and channels-redis binds its
+    asyncio locks to the first event loop that uses them, while every async_to_sync call runs a new loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()

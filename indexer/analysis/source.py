@@ -33,7 +33,7 @@ def parse(content: bytes) -> tuple[str, ast.Module] | Report:
         return invalid("F2F-FILE-004", error.lineno or 0, f"{error.msg} (line {error.lineno or '?'})")
     except ValueError as error:
         return invalid("F2F-FILE-004", 0, str(error))
-    except (RecursionError, MemoryError):
+    except (RecursionError, MemoryError, SystemError):  # SystemError: CPython 3.11 after a deep-nesting bomb
         return invalid("F2F-LIMIT-001", 0, "the file is too deeply nested to parse")
     return text, tree
 
