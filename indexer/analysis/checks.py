@@ -70,8 +70,6 @@ BUILTINS_AS_VALUES = {"builtins.getattr", "builtins.setattr", "builtins.delattr"
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}$")  # looked for only just before a "://"
 URL_REST = re.compile(r"[^\s'\"<>]{1,2048}")
 IP_ADDRESS = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?")
-DUNDER_IN_TEXT = re.compile(r"__(?:import|builtins|globals|subclasses|self|class|base|bases|mro|code|dict|loader|"
-                            r"getattribute|reduce|reduce_ex|closure|func|spec)__")
 DECODERS = {
     "base64.b64decode", "base64.b32decode", "base64.b16decode", "base64.b85decode", "base64.a85decode",
     "base64.decodebytes", "base64.decodestring", "base64.urlsafe_b64decode", "base64.standard_b64decode",
@@ -84,6 +82,8 @@ SAFE_YAML_LOADERS = {"yaml.SafeLoader", "yaml.CSafeLoader", "yaml.BaseLoader", "
 ESCAPE_DUNDERS = {"__globals__", "__code__", "__subclasses__", "__builtins__", "__import__", "__loader__", "__closure__",
                   "__dict__", "__base__", "__bases__", "__mro__", "__getattribute__", "__reduce__", "__reduce_ex__",
                   "__func__", "__self__", "__spec__", "__defaults__", "__kwdefaults__"}
+# The same escape dunders, or __class__, inside a string: a format field, an annotation or a name folded later.
+DUNDER_IN_TEXT = re.compile("|".join(sorted(map(re.escape, ESCAPE_DUNDERS | {"__class__"}), key=len, reverse=True)))
 SOCKET_METHODS = {"connect", "connect_ex", "sendto", "create_connection"}
 ENTRY_POINTS = {"start_client", "start_numpy_client"}
 CLIENT_BASES = {"NumPyClient", "Client"}
