@@ -109,6 +109,9 @@ class Federation(Card):
     run_started = models.BigIntegerField(null=True, blank=True, editable=False)
 
     download_count = models.PositiveIntegerField(default=0)
+    # Counts the writes to the live state above (and downloads): a page keeps the highest it has seen, so
+    # pushes that cross on their way, from different processes, never leave it on an older state.
+    live_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     search_document = models.TextField(editable=False, blank=True)
 
