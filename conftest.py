@@ -212,3 +212,13 @@ def fresh_channel_layer():
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def live_pushes(monkeypatch):
+    """What writers hand to ``federations.live.push`` (after their commit): a list of its keyword arguments."""
+    from federations import live
+
+    pushes = []
+    monkeypatch.setattr(live, "push", lambda **push: pushes.append(push))
+    return pushes

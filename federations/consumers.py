@@ -1,47 +1,92 @@
-"""Browser WebSockets: pages join a group and receive federation updates. They can change nothing."""
+"""Browser WebSockets: a page names the federations it shows and receives their new states. It can change nothing.
+
+Every message is ``{"federations": [state, ...], "rounds": [point, ...]}`` and, on (re)connection
+or after a lost push, also ``"history"``: a federation page's curves. A state is sent only when its
+``live_version`` is above the last one this page got, so the page always ends on the latest state.
+"""
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import live, selectors
 
+MAX_WATCHED = 100  # federations one catalog page may watch (a page shows 25)
 
-class PushOnlyConsumer(AsyncJsonWebsocketConsumer):
-    """Forwards group messages to the browser and ignores whatever the browser sends."""
+
+@database_sync_to_async
+def _current(federation_ids, *, history: bool) -> dict:
+    federations = list(selectors.listed_federations().filter(pk__in=federation_ids).only(*selectors.SNAPSHOT_FIELDS))
+    current = {"federations": [selectors.snapshot(federation) for federation in federations], "rounds": []}
+    if history and federations:
+        current["history"] = selectors.round_history(federations[0])
+    return current
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer, live.Watcher):
+    """Pushes the new states of ``federation_ids`` (set by ``connect``) to the browser."""
+
+    wants_rounds = False
+
+    async def watch(self, federation_ids) -> bool:
+        """Join the hub for these federations and send their current state; False if none is listed."""
+        self.federation_ids, self.sent_versions, self.backlog = frozenset(federation_ids), {}, []
+        self.hub = await live.hub()
+        self.hub.watch(self)  # before reading the current state, so that no later write is missed
+        current = await _current(self.federation_ids, history=self.wants_rounds)
+        if not current["federations"]:
+            self.hub.unwatch(self)
+            return False
+        await self.accept()
+        await self._send(current)
+        backlog, self.backlog = self.backlog, None
+        for states, rounds in backlog:
+            await self.deliver(states, rounds)
+        return True
+
+    async def disconnect(self, code):
+        if getattr(self, "hub", None) is not None:
+            self.hub.unwatch(self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         pass
 
-    async def federation_update(self, message):
-        await self.send_json({"federation": message["federation"], "round": message["round"]})
+    async def deliver(self, states, rounds):
+        if self.backlog is not None:  # still sending the current state
+            self.backlog.append((states, rounds))
+            return
+        states = [state for state in states if state["live_version"] > self.sent_versions.get(state["id"], -1)]
+        if states or rounds:
+            await self._send({"federations": states, "rounds": rounds})
+
+    async def resync(self):
+        if self.backlog is None:
+            self.sent_versions = {}
+            await self._send(await _current(self.federation_ids, history=self.wants_rounds))
+
+    async def _send(self, message):
+        for state in message["federations"]:
+            self.sent_versions[state["id"]] = state["live_version"]
+        await self.send_json(message)
 
 
-class CatalogConsumer(PushOnlyConsumer):
-    """Every federation's updates, for the catalog's rows."""
-
-    groups = [live.CATALOG_GROUP]
-
-
-@database_sync_to_async
-def _current(federation_id: int) -> dict | None:
-    federation = selectors.listed_federations().filter(pk=federation_id).first()
-    if federation is None:
-        return None
-    return {"federation": selectors.snapshot(federation), "history": selectors.round_history(federation)}
-
-
-class FederationConsumer(PushOnlyConsumer):
-    """One federation's updates; on (re)connection it first sends the current state and curves."""
+class CatalogConsumer(LiveConsumer):
+    """The rows of one catalog page: ``/ws/catalog/?ids=1,2,3``."""
 
     async def connect(self):
-        self.federation_id = self.scope["url_route"]["kwargs"]["federation_id"]
-        current = await _current(self.federation_id)
-        if current is None:
-            await self.close(code=4404)
+        raw = dict(pair.split("=", 1) for pair in self.scope["query_string"].decode().split("&") if "=" in pair)
+        ids = raw.get("ids", "").split(",")
+        if not 0 < len(ids) <= MAX_WATCHED or not all(i.isascii() and i.isdigit() and len(i) <= 18 for i in ids):
+            await self.close(code=4400)
             return
-        await self.channel_layer.group_add(live.federation_group(self.federation_id), self.channel_name)
-        await self.accept()
-        await self.send_json(current)
+        if not await self.watch({int(i) for i in ids}):
+            await self.close(code=4404)
 
-    async def disconnect(self, code):
-        await self.channel_layer.group_discard(live.federation_group(self.federation_id), self.channel_name)
+
+class FederationConsumer(LiveConsumer):
+    """One federation's page: its state and, as rounds finish, the points of its learning curves."""
+
+    wants_rounds = True
+
+    async def connect(self):
+        if not await self.watch({self.scope["url_route"]["kwargs"]["federation_id"]}):
+            await self.close(code=4404)

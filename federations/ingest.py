@@ -2,33 +2,34 @@
 
 A connection authenticates once, in the Socket.IO ``auth`` payload (``federation`` id and
 ``token``); the federation is then bound to the session and nothing in an event can name
-another. Each event is throttled per federation, checked against ``protocol`` and applied by
-``services.federation_apply_event``. Every event is acknowledged with ``{"ok": true}`` or
-``{"ok": false, "error": ...}`` so that the reporter knows what to resend.
-
-The limits (``Throttle``) are counted in Redis when the portal has one, so that every portal
-process serving the ingest shares them; in the embedded mode there is one process, and they
-are counted in its memory.
+another. Each event is checked against ``protocol`` as it arrives, then waits for the next
+batch (``GroupCommit``): a batch is one throttle check (``throttle``) and one transaction
+(``services.federations_apply_reports``), and each of its events is acknowledged once that
+transaction has committed: ``{"ok": true}`` or ``protocol.refusal(code)``, so that the reporter
+knows what to resend.
 """
 
 import asyncio
+import collections
 import ipaddress
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import socketio
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
-from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from django.db import close_old_connections
 
 from f2f_site import __version__ as portal_version
 
 from . import protocol, services
+from .throttle import throttle
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 16 * 1024
+MAX_BATCH = 1000
 
 sio = socketio.AsyncServer(
     async_mode="asgi",
@@ -40,51 +41,88 @@ sio = socketio.AsyncServer(
     engineio_logger=False,
 )
 
+# The ingest's writes have a thread of their own: a batch never waits behind page views, which
+# share Django's thread, nor page views behind a batch.
+_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="f2f-ingest-writer")
 
-class Throttle:
-    """The ingest's limits: events per federation, failed connection attempts per client address.
 
-    A moving window: at most ``settings.F2F_INGEST_EVENTS`` events of one federation in any
-    ``F2F_INGEST_EVENTS_SECONDS``, whichever connection or process they come through.
+def _write(reports):
+    close_old_connections()
+    try:
+        return services.federations_apply_reports(reports=reports)
+    finally:
+        close_old_connections()
+
+
+class GroupCommit:
+    """Events wait here for the next batch; while one batch is written, the next one gathers.
+
+    So the busier the ingest, the larger its batches, and one transaction serves many events.
     """
 
-    KEY_PREFIX = "f2f"
+    def __init__(self):
+        self.waiting: list[tuple[services.Report, asyncio.Future]] = []
+        self.more = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._write_forever())
 
-    def __init__(self, storage):
-        self.storage = storage
-        self.limiter = MovingWindowRateLimiter(storage)
-        self.events = RateLimitItemPerSecond(settings.F2F_INGEST_EVENTS, settings.F2F_INGEST_EVENTS_SECONDS)
-        self.auth_failures = RateLimitItemPerSecond(
-            settings.F2F_INGEST_AUTH_FAILURES, settings.F2F_INGEST_AUTH_FAILURES_SECONDS
-        )
+    async def submit(self, report: services.Report) -> dict:
+        """Apply ``report`` in the next batch; the answer for the reporter once it has committed."""
+        if self.task.done():
+            raise RuntimeError("the ingest's writer has stopped")
+        answer = asyncio.get_running_loop().create_future()
+        self.waiting.append((report, answer))
+        self.more.set()
+        return await answer
 
-    @classmethod
-    def from_settings(cls) -> "Throttle":
-        if settings.REDIS_URL:
-            return cls(RedisStorage(f"async+{settings.REDIS_URL}", implementation="redispy", key_prefix=cls.KEY_PREFIX))
-        return cls(MemoryStorage())
+    async def _write_forever(self):
+        while True:
+            await self.more.wait()
+            self.more.clear()
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                answers = await self._answers([report for report, _ in batch])
+                for (_, future), answer in zip(batch, answers):
+                    if not future.done():
+                        future.set_result(answer)
 
-    async def take_event(self, federation_id: int) -> bool:
-        """Count one event of the federation; False when it is over its limit (nothing counted then)."""
-        return await self.limiter.hit(self.events, "ingest-events", str(federation_id))
+    async def _answers(self, reports) -> list[dict]:
+        try:
+            wanted = collections.Counter(report.federation_id for report in reports)
+            allowed = await throttle().take_events(wanted)
+            passing, answers = [], []
+            for report in reports:
+                if allowed[report.federation_id] > 0:
+                    allowed[report.federation_id] -= 1
+                    passing.append(report)
+                    answers.append(None)
+                else:
+                    answers.append(protocol.refusal(protocol.THROTTLED))
+            outcomes = iter(await sync_to_async(_write, thread_sensitive=False, executor=_writer)(passing)
+                            if passing else [])
+        except Exception:
+            logger.exception("Writing a batch of %d reported events failed", len(reports))
+            return [protocol.refusal(protocol.RETRY_LATER)] * len(reports)
+        return [answer or ANSWERS[next(outcomes)] for answer in answers]
 
-    async def address_blocked(self, address: str) -> bool:
-        return not await self.limiter.test(self.auth_failures, "ingest-auth-failures", address)
 
-    async def count_failure(self, address: str) -> None:
-        await self.limiter.hit(self.auth_failures, "ingest-auth-failures", address)
+ANSWERS = {
+    services.Outcome.APPLIED: {"ok": True},
+    # Received, but behind what the Indexer already has: not to be resent either.
+    services.Outcome.STALE: {"ok": True, "stale": True},
+    services.Outcome.REVOKED: protocol.refusal(protocol.TOKEN_REVOKED),
+}
+
+_group_commits: dict[asyncio.AbstractEventLoop, GroupCommit] = {}
 
 
-_throttle: tuple[asyncio.AbstractEventLoop, Throttle] | None = None
-
-
-def throttle() -> Throttle:
-    """The throttle of the running event loop (the Redis client's connections belong to one loop)."""
-    global _throttle
+def group_commit() -> GroupCommit:
+    """The group commit of the running event loop."""
     loop = asyncio.get_running_loop()
-    if _throttle is None or _throttle[0] is not loop:
-        _throttle = (loop, Throttle.from_settings())
-    return _throttle[1]
+    if loop not in _group_commits or _group_commits[loop].task.done():
+        for other in [other for other in _group_commits if other.is_closed()]:
+            del _group_commits[other]
+        _group_commits[loop] = GroupCommit()
+    return _group_commits[loop]
 
 
 def client_address(environ) -> str:
@@ -115,6 +153,10 @@ def client_address(environ) -> str:
     return str(address)
 
 
+def _refused(code: str) -> socketio.exceptions.ConnectionRefusedError:
+    return socketio.exceptions.ConnectionRefusedError(protocol.MESSAGES[code], {"code": code})
+
+
 @sio.event
 async def connect(sid, environ, auth):
     address = client_address(environ)
@@ -125,19 +167,19 @@ async def connect(sid, environ, auth):
         # by someone failing against another federation from the same address.
         address = f"{address} federation {str(federation_id)[:24]}"
         if await throttle().address_blocked(address):
-            raise socketio.exceptions.ConnectionRefusedError(protocol.REFUSED_ADDRESS)
+            raise _refused(protocol.REFUSED_ADDRESS)
         token_id = await database_sync_to_async(services.reporting_token_authenticate)(
             federation_id=federation_id, token=auth.get("token")
         )
         if token_id is None:
             await throttle().count_failure(address)
             logger.info("Refused a reporting connection from %s: %s", address, protocol.REFUSED_TOKEN)
-            raise socketio.exceptions.ConnectionRefusedError(protocol.REFUSED_TOKEN)
+            raise _refused(protocol.REFUSED_TOKEN)
     except socketio.exceptions.ConnectionRefusedError:
         raise
     except Exception:
         logger.exception("Checking a reporting connection from %s failed", address)
-        raise socketio.exceptions.ConnectionRefusedError(protocol.RETRY_LATER) from None
+        raise _refused(protocol.RETRY_LATER) from None
     await sio.save_session(sid, {"federation_id": federation_id, "token_id": token_id})
     logger.info("Federation %s connected to report (sid %s)", federation_id, sid)
 
@@ -155,24 +197,14 @@ async def _disconnect_after_ack(sid):
 
 async def _apply(sid, kind, data):
     session = await sio.get_session(sid)
-    federation_id = session["federation_id"]
     try:
-        if not await throttle().take_event(federation_id):
-            return {"ok": False, "error": protocol.THROTTLED}
         event = protocol.PARSERS[kind](data)
-        applied = await database_sync_to_async(services.federation_apply_event)(
-            federation_id=federation_id, token_id=session["token_id"], event=event
-        )
     except protocol.ProtocolError as error:
-        return {"ok": False, "error": str(error)}
-    except services.TokenRevoked:
+        return protocol.refusal(protocol.INVALID, str(error))
+    answer = await group_commit().submit(services.Report(session["federation_id"], session["token_id"], event))
+    if answer.get("code") == protocol.TOKEN_REVOKED:
         sio.start_background_task(_disconnect_after_ack, sid)
-        return {"ok": False, "error": protocol.TOKEN_REVOKED}
-    except Exception:
-        logger.exception("Applying a %s event of federation %s failed", kind, federation_id)
-        return {"ok": False, "error": protocol.RETRY_LATER}
-    # Received and kept, or received and behind what the Indexer already has: either way, not to be resent.
-    return {"ok": True} if applied else {"ok": True, "stale": True}
+    return answer
 
 
 @sio.on("state")

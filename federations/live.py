@@ -1,12 +1,24 @@
-"""Pushes of federation state to open pages through the Channels layer.
+"""Pushes of federation state to open pages.
 
-The database is the truth and pages refetch it when they reconnect, so a push is
-best-effort: one that fails is logged and never raised into the write that caused it.
-Call ``push_after_commit`` inside a transaction: the push leaves only once the write is visible.
+Writers publish, after their transaction commits, one message per write (an ingest batch, a
+heartbeat sweep, a download) carrying the new states of the federations it changed, on the one
+channel-layer group ``LIVE_GROUP``. Every portal process has one ``Hub`` in that group. The hub
+hands each open page (a ``Watcher``: the federations it shows) what concerns it, coalesced over
+``TICK_SECONDS``: a page may skip intermediate states, never the latest one.
+
+Nothing is dropped in silence:
+
+- every state carries its federation's ``live_version`` (a count of its writes), and a page keeps
+  the highest it has seen, so pushes that cross on their way never leave it on an older state;
+- every message carries its publisher and a sequence number: a hub that sees a gap (a message lost
+  by the layer: a full channel, a Redis restart) logs it and sends every page it serves the current
+  state read from the database, which is the truth.
 """
 
 import asyncio
+import itertools
 import logging
+import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -16,45 +28,206 @@ from . import selectors
 
 logger = logging.getLogger(__name__)
 
-CATALOG_GROUP = "catalog"
+LIVE_GROUP = "live"
+MESSAGE_TYPE = "live.states"
+MAX_STATES_PER_MESSAGE = 1000
+TICK_SECONDS = 0.05
+GROUP_RENEWAL_SECONDS = 3600
 
-# The in-memory channel layer's queues belong to the server's event loop; threads without it
-# (the embedded Celery worker) must hand their sends to that loop. See ``bind_event_loop``.
-_layer_loop: asyncio.AbstractEventLoop | None = None
+SOURCE = uuid.uuid4().hex[:12]  # this process, as a publisher
+_sequence = itertools.count(1)
+
+# The event loop of the server in this process. Threads (the ingest's writer, views, the embedded
+# Celery worker) hand their sends to it and go on, instead of blocking on it (see ``bind_event_loop``).
+_server_loop: asyncio.AbstractEventLoop | None = None
 
 
 def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Route pushes through ``loop``: needed when the layer is in-memory and other threads push."""
-    global _layer_loop
-    _layer_loop = loop
+    """Send pushes from any thread through ``loop``, the server's (called by ``run_portal``)."""
+    global _server_loop
+    _server_loop = loop
 
 
-def _group_send(layer, group: str, message: dict) -> None:
-    if _layer_loop is None:
-        async_to_sync(layer.group_send)(group, message)
-    else:
-        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _layer_loop).result(timeout=10)
+def _messages(states: list[dict], rounds: list[dict]) -> list[dict]:
+    chunks = [states[at:at + MAX_STATES_PER_MESSAGE] for at in range(0, len(states), MAX_STATES_PER_MESSAGE)]
+    return [{"type": MESSAGE_TYPE, "source": SOURCE, "seq": next(_sequence), "federations": chunk,
+             "rounds": rounds if first else []} for first, chunk in zip([True] + [False] * len(chunks), chunks)]
 
 
-def federation_group(federation_id: int) -> str:
-    return f"federation.{federation_id}"
+async def _send(layer, messages: list[dict]) -> None:
+    for message in messages:
+        await layer.group_send(LIVE_GROUP, message)
 
 
-def push(federation_ids, *, round_point: dict | None = None) -> None:
-    """Send the current state of each federation to the catalog and to its own page."""
+def _logged(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("A live push failed; pages will catch up on their next message", exc_info=future.exception())
+
+
+def push(*, federation_ids=(), states=(), rounds=()) -> None:
+    """Send these new states to open pages: ``states`` as given, and those of ``federation_ids`` as read now.
+
+    Best-effort for the writer: a push that fails is logged, never raised into it.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        for snapshot in selectors.federation_snapshots(federation_ids):
-            message = {"type": "federation.update", "federation": snapshot, "round": round_point}
-            _group_send(layer, CATALOG_GROUP, message)
-            _group_send(layer, federation_group(snapshot["id"]), message)
+        states = [*states, *(selectors.federation_snapshots(federation_ids) if federation_ids else [])]
+        if not states:
+            return
+        messages = _messages(states, list(rounds))
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            running.create_task(_send(layer, messages)).add_done_callback(_logged)
+        elif _server_loop is not None and _server_loop.is_running():
+            asyncio.run_coroutine_threadsafe(_send(layer, messages), _server_loop).add_done_callback(_logged)
+        else:
+            async_to_sync(_send)(layer, messages)
     except Exception:
-        logger.exception("Live push of federations %s failed; pages will catch up on reconnect", federation_ids)
+        logger.exception("Live push of %d federation state(s) failed; pages will catch up on their next message",
+                         len(states))
 
 
-def push_after_commit(federation_ids, *, round_point: dict | None = None) -> None:
-    ids = list(federation_ids)
-    if ids:
-        transaction.on_commit(lambda: push(ids, round_point=round_point))
+def push_after_commit(*, federation_ids=(), states=(), rounds=()) -> None:
+    """``push`` once the current transaction commits, so that pages never see a write that is rolled back."""
+    federation_ids, states, rounds = list(federation_ids), list(states), list(rounds)
+    if federation_ids or states:
+        transaction.on_commit(lambda: push(federation_ids=federation_ids, states=states, rounds=rounds))
+
+
+class Watcher:
+    """An open page, as the hub sees it: the federations it shows and where their new states go."""
+
+    federation_ids: frozenset
+    wants_rounds: bool
+
+    async def deliver(self, states: list[dict], rounds: list[dict]) -> None:
+        raise NotImplementedError
+
+    async def resync(self) -> None:
+        """Send the page the current state from the database (after a lost message)."""
+        raise NotImplementedError
+
+
+class Hub:
+    """This process's member of ``LIVE_GROUP``: hands new states to the pages open here."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.watchers: dict[int, set[Watcher]] = {}
+        self.sequences: dict[str, int] = {}
+        self.pending_states: dict[int, dict] = {}
+        self.pending_rounds: list[dict] = []
+        self.flush_scheduled = False
+        self.missed = 0
+        self.subscribed = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._receive_forever())
+
+    def watch(self, watcher: Watcher) -> None:
+        for federation_id in watcher.federation_ids:
+            self.watchers.setdefault(federation_id, set()).add(watcher)
+
+    def unwatch(self, watcher: Watcher) -> None:
+        for federation_id in watcher.federation_ids:
+            watchers = self.watchers.get(federation_id)
+            if watchers is not None:
+                watchers.discard(watcher)
+                if not watchers:
+                    del self.watchers[federation_id]
+
+    async def _receive_forever(self) -> None:
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(LIVE_GROUP, channel)
+        self.subscribed.set()
+        renewal = asyncio.get_running_loop().create_task(self._renew_forever(channel))
+        try:
+            await self._take_forever(channel)
+        finally:
+            renewal.cancel()
+
+    async def _renew_forever(self, channel) -> None:
+        # Layers forget a group member after a day (channels' group_expiry): renew well before.
+        while True:
+            await asyncio.sleep(GROUP_RENEWAL_SECONDS)
+            try:
+                await self.layer.group_add(LIVE_GROUP, channel)
+            except Exception:
+                logger.exception("Could not renew the live hub's membership; retrying")
+
+    async def _take_forever(self, channel) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+                self.receive(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("The live hub could not take a message; resyncing its pages")
+                await asyncio.sleep(1)
+                self._resync_all()
+
+    def receive(self, message: dict) -> None:
+        source, seq = message.get("source"), message.get("seq", 0)
+        last = self.sequences.get(source)
+        self.sequences[source] = max(seq, last or 0)
+        if last is not None and seq > last + 1:
+            self.missed += seq - last - 1
+            logger.warning("Live pushes: %d message(s) from %s were lost on the way; resending the current "
+                           "state to %d open page(s)", seq - last - 1, source, self._page_count())
+            self._resync_all()
+        for state in message["federations"]:
+            if state["id"] in self.watchers:
+                known = self.pending_states.get(state["id"])
+                if known is None or known["live_version"] <= state["live_version"]:
+                    self.pending_states[state["id"]] = state
+        self.pending_rounds += [point for point in message["rounds"] if point["federation"] in self.watchers]
+        if (self.pending_states or self.pending_rounds) and not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_later(TICK_SECONDS, self._flush)
+
+    def _page_count(self) -> int:
+        return len(set().union(*self.watchers.values())) if self.watchers else 0
+
+    def _resync_all(self) -> None:
+        for watcher in set().union(*self.watchers.values()) if self.watchers else ():
+            asyncio.get_running_loop().create_task(watcher.resync()).add_done_callback(_logged)
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        states, rounds = self.pending_states, self.pending_rounds
+        self.pending_states, self.pending_rounds = {}, []
+        per_watcher: dict[Watcher, tuple[list, list]] = {}
+        for federation_id, state in states.items():
+            for watcher in self.watchers.get(federation_id, ()):
+                per_watcher.setdefault(watcher, ([], []))[0].append(state)
+        for point in rounds:
+            for watcher in self.watchers.get(point["federation"], ()):
+                if watcher.wants_rounds:
+                    per_watcher.setdefault(watcher, ([], []))[1].append(point)
+        loop = asyncio.get_running_loop()
+        for watcher, (watcher_states, watcher_rounds) in per_watcher.items():
+            loop.create_task(watcher.deliver(watcher_states, watcher_rounds)).add_done_callback(_logged)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+async def hub() -> Hub:
+    """The hub of the running event loop, started on first use and subscribed when returned."""
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs or _hubs[loop].task.done() or _hubs[loop].layer is not get_channel_layer():
+        for other in [other for other in _hubs if other.is_closed()]:
+            del _hubs[other]
+        _hubs[loop] = Hub(get_channel_layer())
+    live_hub = _hubs[loop]
+    if not live_hub.subscribed.is_set():
+        waiter = loop.create_task(live_hub.subscribed.wait())
+        await asyncio.wait({waiter, live_hub.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not live_hub.subscribed.is_set():
+            waiter.cancel()
+            live_hub.task.result()  # raises what stopped it (the layer is unreachable)
+    return live_hub

@@ -89,7 +89,8 @@ class Federation(Card):
     client_file = models.ForeignKey(ClientFile, on_delete=models.PROTECT, related_name="federations")
 
     # The training state, as last reported by the federation server.
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE, db_index=True)
+    # Indexed by the heartbeat's (status, offline_after) only: every index is written on each ingest update.
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE)
     phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.WAITING)
     current_round = models.PositiveIntegerField(default=0)
     total_rounds = models.PositiveIntegerField(default=0)
@@ -176,7 +177,8 @@ class RoundRecord(models.Model):
     of each run are kept.
     """
 
-    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="rounds")
+    # No index of its own: the unique (federation, run, number) serves lookups by federation.
+    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="rounds", db_index=False)
     run = models.CharField(max_length=32)
     number = models.PositiveIntegerField()
     duration = models.FloatField(help_text="Seconds.")

@@ -7,11 +7,14 @@ error answers and the order of a federation's events are written once, for both 
 
 from flower_integration.protocol import (  # noqa: F401
     EVENTS,
+    INVALID,
     MAX_CLOCK_AHEAD_MS,
+    MESSAGES,
     PARSERS,
     PHASES,
     REFUSED_ADDRESS,
     REFUSED_TOKEN,
+    RETRIABLE,
     RETRY_LATER,
     THROTTLED,
     TOKEN_REVOKED,
@@ -24,4 +27,6 @@ from flower_integration.protocol import (  # noqa: F401
     parse_final,
     parse_round,
     parse_state,
+    refusal,
+    retriable,
 )

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from . import search
-from .models import ClientFile, Federation, RoundRecord, Status
+from .models import ClientFile, Federation, Phase, RoundRecord, Status
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -69,15 +69,19 @@ def client_file_content(federation: Federation) -> bytes:
 SNAPSHOT_FIELDS = [
     "id", "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients",
     "fraction_fit", "completed_rounds", "avg_round_duration", "last_update", "download_count", "current_run",
+    "live_version",
 ]
 
 
+_STATUS_LABELS, _PHASE_LABELS = dict(Status.choices), dict(Phase.choices)
+
+
 def snapshot(federation: Federation) -> dict:
-    """The live part of a federation, as pages receive it (JSON-ready)."""
+    """The live part of a federation, as pages receive it (JSON-ready). Built for every write the ingest makes."""
     data = {field: getattr(federation, field) for field in SNAPSHOT_FIELDS}
     data["last_update"] = federation.last_update.isoformat() if federation.last_update else None
-    data["status_label"] = federation.get_status_display()
-    data["phase_label"] = federation.get_phase_display()
+    data["status_label"] = _STATUS_LABELS.get(federation.status, federation.status)
+    data["phase_label"] = _PHASE_LABELS.get(federation.phase, federation.phase)
     data["progress"] = federation.progress_percent
     return data
 

@@ -1,14 +1,16 @@
 """Every write to the catalog goes through these functions."""
 
+import collections
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Avg, F
+from django.db import connection, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -59,8 +61,9 @@ def federation_create(*, client_content: bytes, **card) -> Federation:
 @transaction.atomic
 def federation_count_download(*, federation_id: int) -> None:
     """Count one download in the database itself, so concurrent downloads never lose a count."""
-    Federation.objects.filter(pk=federation_id).update(download_count=F("download_count") + 1)
-    live.push_after_commit([federation_id])
+    Federation.objects.filter(pk=federation_id).update(
+        download_count=F("download_count") + 1, live_version=F("live_version") + 1)
+    live.push_after_commit(federation_ids=[federation_id])
 
 
 def offline_deadline(*, last_update: datetime, avg_round_duration: float | None) -> datetime:
@@ -79,13 +82,17 @@ def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]
     """Turn every online federation past its deadline offline; returns the ids it changed.
 
     One conditional UPDATE: running it twice, or in two workers at once, changes nothing more.
+    The new states are pushed to open pages in a few messages, not one per federation.
     """
     now = now or timezone.now()
     silent = Federation.objects.filter(status=Status.ONLINE, offline_after__lt=now)
     with transaction.atomic():
-        ids = list(silent.select_for_update(skip_locked=True).values_list("id", flat=True))
-        silent.filter(id__in=ids).update(status=Status.OFFLINE)
-        live.push_after_commit(ids)
+        federations = list(silent.select_for_update(skip_locked=True).only(*selectors.SNAPSHOT_FIELDS))
+        ids = [federation.pk for federation in federations]
+        Federation.objects.filter(pk__in=ids).update(status=Status.OFFLINE, live_version=F("live_version") + 1)
+        for federation in federations:
+            federation.status, federation.live_version = Status.OFFLINE, federation.live_version + 1
+        live.push_after_commit(states=[selectors.snapshot(federation) for federation in federations])
     return ids
 
 
@@ -162,82 +169,190 @@ def _live_changes(federation: Federation, event: StateEvent | RoundEvent | Final
     return changes
 
 
-def _run_keep(*, federation_id: int, event: RoundEvent, now: datetime) -> bool:
-    """Record the event's run unless it is older than the latest ``F2F_RUNS_KEPT``; drop runs past that.
+@dataclass(frozen=True)
+class Report:
+    """One event as the ingest received it: from a connection bound to ``federation_id`` by ``token_id``."""
 
-    True when the run is kept. A dropped run's rounds go with it.
+    federation_id: int
+    token_id: int
+    event: StateEvent | RoundEvent | FinalEvent
+
+
+class Outcome:
+    """What applying a report did: APPLIED (kept), STALE (behind the live state: only shows the server is
+    alive) or REVOKED (the connection's token is no longer active)."""
+
+    APPLIED, STALE, REVOKED = "applied", "stale", "revoked"
+
+
+# The federation fields the ingest reads and writes (it never writes download_count, which downloads
+# increment concurrently; it reads it for the pushed state).
+_INGEST_WRITES = [
+    "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
+    "completed_rounds", "avg_round_duration", "last_update", "offline_after", "current_run", "run_started",
+    "live_version",
+]
+_INGEST_READS = ["id", "download_count", *_INGEST_WRITES]
+
+
+def _update_rows(model, rows: list, fields: list[str]) -> None:
+    """Save ``fields`` of each row: on PostgreSQL one ``UPDATE ... FROM unnest(arrays)`` statement.
+
+    Django's ``bulk_update`` builds a CASE per field and row (2 ms a row in Python), and a statement
+    per row costs a round trip each: the ingest's writer must hold the GIL as briefly as it can.
+    One array per column keeps the statement and its parameters a constant size. SQLite, in this
+    process, takes a statement per row through ``executemany``.
     """
-    _, created = TrainingRun.objects.get_or_create(
-        federation_id=federation_id, name=event.run, defaults={"started": event.started, "first_seen": now}
-    )
-    if not created:
-        return True
-    dropped = list(
-        TrainingRun.objects.filter(federation_id=federation_id).order_by("-started", "-name")
-        .values_list("name", flat=True)[settings.F2F_RUNS_KEPT:]
-    )
-    if dropped:
-        RoundRecord.objects.filter(federation_id=federation_id, run__in=dropped).delete()
-        TrainingRun.objects.filter(federation_id=federation_id, name__in=dropped).delete()
-    return event.run not in dropped
+    meta, quote = model._meta, connection.ops.quote_name
+    columns = [meta.get_field(field) for field in fields]
+    table, key = quote(meta.db_table), quote(meta.pk.column)
+    if connection.vendor == "postgresql":
+        types = [column.db_type(connection).split("(")[0] for column in [meta.pk, *columns]]
+        arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
+        names = ", ".join(quote(column.column) for column in [meta.pk, *columns])
+        sql = (f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = v.{quote(c.column)}' for c in columns)} "
+               f"FROM unnest({arrays}) AS v({names}) WHERE {table}.{key} = v.{key}")
+        params = [[row.pk for row in rows], *([getattr(row, column.attname) for row in rows] for column in columns)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    sql = f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = %s' for c in columns)} WHERE {key} = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk]
+                                 for row in rows])
 
 
-def _round_store(*, federation_id: int, event: RoundEvent, now: datetime) -> RoundRecord | None:
-    """Store a finished round, keeping the latest ``F2F_ROUNDS_KEPT`` of its run.
+def _runs_keep(round_reports: list[Report], now: datetime) -> set[tuple[int, str]]:
+    """Record the runs of these rounds; drop each federation's runs beyond the latest ``F2F_RUNS_KEPT``.
 
-    Returns the new record, or None when the round was stored already, or is older than what
-    its run keeps (so a replayed round that was dropped is not counted again).
+    Returns the (federation, run) pairs that were dropped: their rounds are not to be stored.
     """
-    if not _run_keep(federation_id=federation_id, event=event, now=now):
-        return None
-    record, created = RoundRecord.objects.get_or_create(
-        federation_id=federation_id, run=event.run, number=event.round,
-        defaults={"duration": event.duration, "loss": event.loss, "metrics": event.metrics,
-                  "num_clients": event.num_clients, "num_examples": event.num_examples, "finished_at": now},
-    )
-    if not created:
-        return None
-    run_rounds = RoundRecord.objects.filter(federation_id=federation_id, run=event.run)
+    wanted = {(r.federation_id, r.event.run): r.event.started for r in round_reports}
+    known = set(TrainingRun.objects.filter(
+        federation_id__in={f for f, _ in wanted}, name__in={name for _, name in wanted},
+    ).values_list("federation_id", "name"))
+    new = [TrainingRun(federation_id=f, name=name, started=started, first_seen=now)
+           for (f, name), started in wanted.items() if (f, name) not in known]
+    if not new:
+        return set()
+    TrainingRun.objects.bulk_create(new)
+    crowded = (TrainingRun.objects.filter(federation_id__in={run.federation_id for run in new})
+               .values("federation_id").annotate(runs=Count("id")).filter(runs__gt=settings.F2F_RUNS_KEPT)
+               .values_list("federation_id", flat=True))
+    dropped = set()
+    for federation_id in crowded:
+        names = list(TrainingRun.objects.filter(federation_id=federation_id).order_by("-started", "-name")
+                     .values_list("name", flat=True)[settings.F2F_RUNS_KEPT:])
+        RoundRecord.objects.filter(federation_id=federation_id, run__in=names).delete()
+        TrainingRun.objects.filter(federation_id=federation_id, name__in=names).delete()
+        dropped |= {(federation_id, name) for name in names}
+    return dropped
+
+
+def _rounds_store(round_reports: list[Report], federations: dict, now: datetime) -> dict[int, RoundRecord]:
+    """Store the finished rounds that are new, keeping the latest ``F2F_ROUNDS_KEPT`` of each run.
+
+    Returns the stored records by the index of their report. A round stored already, in a run
+    that is not kept, or older than what its run keeps is not stored (so a replayed round that
+    was dropped is not counted again).
+    """
+    dropped = _runs_keep(round_reports, now)
+    stored = set(RoundRecord.objects.filter(
+        federation_id__in={r.federation_id for r in round_reports},
+        run__in={r.event.run for r in round_reports},
+        number__in={r.event.round for r in round_reports},
+    ).values_list("federation_id", "run", "number"))
+    records = {}
+    for index, report in enumerate(round_reports):
+        event = report.event
+        key = (report.federation_id, event.run, event.round)
+        if key in stored or key[:2] in dropped:
+            continue
+        stored.add(key)
+        records[index] = RoundRecord(
+            federation_id=report.federation_id, run=event.run, number=event.round, duration=event.duration,
+            loss=event.loss, metrics=event.metrics, num_clients=event.num_clients, num_examples=event.num_examples,
+            finished_at=now)
+    RoundRecord.objects.bulk_create(records.values())
     kept = settings.F2F_ROUNDS_KEPT
-    beyond = list(run_rounds.order_by("-number").values_list("number", flat=True)[kept:kept + 1])
-    if beyond:
-        run_rounds.filter(number__lte=beyond[0]).delete()
-        if record.number <= beyond[0]:
-            return None
-    return record
+    highest = {}
+    for record in records.values():
+        key = (record.federation_id, record.run)
+        highest[key] = max(highest.get(key, 0), record.number)
+    for (federation_id, run), number in highest.items():
+        federation = federations[federation_id]
+        # Round numbers are distinct, so a run holds more than ``kept`` rounds only if one is numbered above
+        # ``kept``: the live run's highest is its current round; any other run is looked at (seldom needed).
+        if federation.current_run == run and max(number, federation.current_round) <= kept:
+            continue
+        run_rounds = RoundRecord.objects.filter(federation_id=federation_id, run=run)
+        beyond = list(run_rounds.order_by("-number").values_list("number", flat=True)[kept:kept + 1])
+        if beyond:
+            run_rounds.filter(number__lte=beyond[0]).delete()
+            records = {index: record for index, record in records.items()
+                       if (record.federation_id, record.run) != (federation_id, run) or record.number > beyond[0]}
+    return records
 
 
 @transaction.atomic
-def federation_apply_event(*, federation_id: int, token_id: int, event: StateEvent | RoundEvent | FinalEvent) -> bool:
-    """Apply one reported event to the federation bound to the connection; the only writer of its state.
+def federations_apply_reports(*, reports: list[Report]) -> list[str]:
+    """Apply reported events, in the order given, to the federations their connections are bound to.
 
-    Events are ordered (``protocol.order``): one that is behind the live state (an older run,
-    an older round) leaves that state as it is, and only shows the server is alive. A finished
-    round is stored once, if its run is among the latest kept; older runs and rounds are pruned
-    here, in the same transaction as the write. Returns False when the event changed nothing
-    but the liveness (the ingest acknowledges it as stale).
+    The only writer of the federations' training state, and the ingest's group commit: a whole
+    batch is one transaction, with the rounds inserted in bulk and one update per federation.
+    Events are ordered (``protocol.order``): one that is behind its federation's live state (an
+    older run, an older round) leaves that state as it is and only shows the server is alive. A
+    finished round is stored once, if its run is among the latest kept; older runs and rounds are
+    pruned here, in the same transaction. The completed rounds and the average round duration are
+    running aggregates over every round stored. Returns an ``Outcome`` per report; the new states
+    are pushed to open pages once the transaction commits.
     """
-    federation = Federation.objects.select_for_update().filter(pk=federation_id).first()
-    active = ReportingToken.objects.filter(pk=token_id, federation_id=federation_id, revoked_at__isnull=True)
-    if federation is None or not active.exists():
-        raise TokenRevoked
+    # Locked in id order, so that two portal processes writing overlapping batches never deadlock.
+    federations = {federation.pk: federation for federation in Federation.objects.select_for_update()
+                   .filter(pk__in={r.federation_id for r in reports}).order_by("pk").only(*_INGEST_READS)}
+    active = set(ReportingToken.objects.filter(pk__in={r.token_id for r in reports}, revoked_at__isnull=True)
+                 .values_list("pk", "federation_id"))
+    valid = [index for index, r in enumerate(reports)
+             if r.federation_id in federations and (r.token_id, r.federation_id) in active]
     now = timezone.now()
-    changes = _live_changes(federation, event)
-    applied = bool(changes)
-    point = None
-    if isinstance(event, RoundEvent):
-        record = _round_store(federation_id=federation_id, event=event, now=now)
-        if record is not None:
-            applied = True
-            changes["completed_rounds"] = F("completed_rounds") + 1
-            changes["avg_round_duration"] = RoundRecord.objects.filter(federation_id=federation_id).aggregate(
-                avg=Avg("duration"))["avg"]
-            if changes.get("current_run", federation.current_run) == event.run:
-                point = selectors.round_point(record)  # pages draw the current run's curves only
+    rounds = [index for index in valid if isinstance(reports[index].event, RoundEvent)]
+    records = {rounds[at]: record for at, record in _rounds_store([reports[i] for i in rounds], federations, now).items()}
 
-    average = changes.get("avg_round_duration", federation.avg_round_duration)
-    changes.update(status=Status.ONLINE, last_update=now,
-                   offline_after=offline_deadline(last_update=now, avg_round_duration=average))
-    Federation.objects.filter(pk=federation_id).update(**changes)
-    live.push_after_commit([federation_id], round_point=point)
-    return applied
+    outcomes, points = [Outcome.REVOKED] * len(reports), []
+    for index in valid:
+        report = reports[index]
+        federation, event = federations[report.federation_id], report.event
+        changes = _live_changes(federation, event)
+        for field, value in changes.items():
+            setattr(federation, field, value)
+        record = records.get(index)
+        if record is not None:
+            average, count = federation.avg_round_duration, federation.completed_rounds
+            federation.avg_round_duration = event.duration if average is None else \
+                (average * count + event.duration) / (count + 1)
+            federation.completed_rounds = count + 1
+            if federation.current_run == event.run:
+                points.append({"federation": federation.pk, **selectors.round_point(record)})
+        outcomes[index] = Outcome.APPLIED if changes or record is not None else Outcome.STALE
+
+    touched = {reports[index].federation_id for index in valid}
+    for federation_id in touched:
+        federation = federations[federation_id]
+        federation.status, federation.last_update = Status.ONLINE, now
+        federation.offline_after = offline_deadline(last_update=now, avg_round_duration=federation.avg_round_duration)
+        federation.live_version += 1
+    changed = [federations[federation_id] for federation_id in sorted(touched)]
+    _update_rows(Federation, changed, _INGEST_WRITES)
+    live.push_after_commit(states=[selectors.snapshot(federation) for federation in changed], rounds=points)
+    return outcomes
+
+
+def federation_apply_event(*, federation_id: int, token_id: int, event: StateEvent | RoundEvent | FinalEvent) -> bool:
+    """Apply one event (``federations_apply_reports`` with one report). False when it was stale.
+
+    Raises ``TokenRevoked`` when the connection's token is no longer active.
+    """
+    [outcome] = federations_apply_reports(reports=[Report(federation_id, token_id, event)])
+    if outcome == Outcome.REVOKED:
+        raise TokenRevoked
+    return outcome == Outcome.APPLIED

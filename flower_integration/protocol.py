@@ -44,14 +44,34 @@ MAX_CLOCK_AHEAD_MS = 10 * 60 * 1000
 METRIC_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 RUN = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 
-# The answers an event or a connection can get besides {"ok": true}. An event answered with an
-# error starting with one of RETRIABLE is sent again later; any other refusal is final.
-THROTTLED = "throttled: slow down"
-RETRY_LATER = "unavailable: try again later"
-TOKEN_REVOKED = "token revoked"
-RETRIABLE = ("throttled", "unavailable")
-REFUSED_TOKEN = "unknown federation or invalid token"
-REFUSED_ADDRESS = "too many failed connection attempts from this address: try again later"
+# The answers an event or a connection can get besides {"ok": true}: {"ok": false, "code": CODE,
+# "error": text for a log}. A reporter acts on the code, never on the text: an event refused with
+# a code in RETRIABLE is sent again later; any other refusal is final. A refused connection
+# carries the same two fields in its Socket.IO error: ``message`` (the text) and ``data.code``.
+THROTTLED = "throttled"
+RETRY_LATER = "unavailable"
+TOKEN_REVOKED = "token_revoked"
+INVALID = "invalid"
+REFUSED_TOKEN = "refused_token"
+REFUSED_ADDRESS = "refused_address"
+RETRIABLE = frozenset({THROTTLED, RETRY_LATER})
+MESSAGES = {
+    THROTTLED: "throttled: slow down",
+    RETRY_LATER: "unavailable: try again later",
+    TOKEN_REVOKED: "token revoked",
+    REFUSED_TOKEN: "unknown federation or invalid token",
+    REFUSED_ADDRESS: "too many failed connection attempts from this address: try again later",
+}
+
+
+def refusal(code: str, message: str | None = None) -> dict:
+    """The answer to an event refused with ``code`` (``message`` for INVALID, which says what is wrong)."""
+    return {"ok": False, "code": code, "error": message or MESSAGES[code]}
+
+
+def retriable(answer) -> bool:
+    """Whether an answer asks for the same event again later."""
+    return isinstance(answer, dict) and not answer.get("ok") and answer.get("code") in RETRIABLE
 
 
 class ProtocolError(ValueError):

@@ -184,7 +184,7 @@ class Reporter:
                     logger.warning("F2F reporter: the Indexer keeps a run that started later than this one as "
                                    "current, so this training is not shown live; is this machine's clock behind?")
                 self._delivered(kind, payload)
-            elif isinstance(answer, dict) and str(answer.get("error", "")).startswith(protocol.RETRIABLE):
+            elif protocol.retriable(answer):
                 if self._wait(backoff):  # "not now": the same event goes again after a pause
                     break
                 backoff = min(backoff * 2, self._max_backoff)

@@ -97,12 +97,15 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# Redis, when set, carries both the Channels layer and the Celery broker.
+# Redis, when set, carries both the Channels layer and the Celery broker. The layer is Redis
+# pub/sub: each portal process receives a group's message once, with no capacity to overflow
+# (the core layer drops messages to a full channel in silence); what it can still lose, during a
+# Redis restart, federations.live detects and repairs from the database.
 REDIS_URL = env_str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("F2F_CHANNEL_PREFIX", default="f2f")},
         }
     }

@@ -1,8 +1,9 @@
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from f2f_site.asgi import application
-from federations import live, services
+from federations import consumers, services
 from federations.protocol import RoundEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -12,54 +13,80 @@ ORIGIN = [(b"origin", b"http://127.0.0.1")]
 
 async def connected(path, headers=ORIGIN):
     communicator = WebsocketCommunicator(application, path, headers=headers)
-    accepted, _ = await communicator.connect()
-    return communicator, accepted
+    accepted, code = await communicator.connect()
+    return communicator, accepted, code
 
 
 @pytest.fixture
 def reporting(federation):
     raw = services.reporting_token_issue(federation=federation)
     token_id = services.reporting_token_authenticate(federation_id=federation.pk, token=raw)
-    return lambda event: services.federation_apply_event(federation_id=federation.pk, token_id=token_id, event=event)
+    return database_sync_to_async(
+        lambda event: services.federation_apply_event(federation_id=federation.pk, token_id=token_id, event=event))
 
 
 async def test_the_federation_page_gets_the_current_state_and_curves_on_connect(federation, reporting):
-    from channels.db import database_sync_to_async
-
-    await database_sync_to_async(reporting)(RoundEvent("r1", 1, 1, 10.0, 0.5, {"accuracy": 0.8}, 2, 100))
-    page, accepted = await connected(f"/ws/federations/{federation.pk}/")
+    await reporting(RoundEvent("r1", 1, 1, 10.0, 0.5, {"accuracy": 0.8}, 2, 100))
+    page, accepted, _ = await connected(f"/ws/federations/{federation.pk}/")
     try:
         assert accepted
         first = await page.receive_json_from()
-        assert first["federation"]["completed_rounds"] == 1
+        assert [state["completed_rounds"] for state in first["federations"]] == [1]
         assert [point["round"] for point in first["history"]] == [1]
     finally:
         await page.disconnect()
 
 
-async def test_pages_receive_pushed_updates(federation, reporting):
-    from channels.db import database_sync_to_async
-
-    catalog, _ = await connected("/ws/catalog/")
-    page, _ = await connected(f"/ws/federations/{federation.pk}/")
+async def test_pages_receive_the_updates_of_the_federations_they_show(make_federation, federation, reporting):
+    other = await database_sync_to_async(make_federation)()
+    catalog, _, _ = await connected(f"/ws/catalog/?ids={federation.pk},{other.pk}")
+    elsewhere, _, _ = await connected(f"/ws/catalog/?ids={other.pk}")
+    page, _, _ = await connected(f"/ws/federations/{federation.pk}/")
     try:
-        await page.receive_json_from()  # the state on connect
-        await database_sync_to_async(reporting)(RoundEvent("r1", 1, 1, 10.0, 0.5, {}, 2, 100))
-        for communicator in (catalog, page):
-            update = await communicator.receive_json_from(timeout=5)
-            assert update["federation"]["id"] == federation.pk and update["round"]["round"] == 1
+        for communicator in (catalog, elsewhere, page):
+            await communicator.receive_json_from()  # the state on connect
+        await reporting(RoundEvent("r1", 1, 1, 10.0, 0.5, {}, 2, 100))
+        on_catalog = await catalog.receive_json_from(timeout=5)
+        assert [state["id"] for state in on_catalog["federations"]] == [federation.pk]
+        assert on_catalog["rounds"] == []  # the catalog draws no curves
+        on_page = await page.receive_json_from(timeout=5)
+        assert on_page["federations"][0]["current_round"] == 1 and on_page["rounds"][0]["round"] == 1
+        assert await elsewhere.receive_nothing(timeout=0.5)  # a page showing other federations hears nothing
     finally:
-        await catalog.disconnect()
+        for communicator in (catalog, elsewhere, page):
+            await communicator.disconnect()
+
+
+async def test_a_page_ends_on_the_latest_state_of_a_burst(federation, reporting):
+    page, _, _ = await connected(f"/ws/federations/{federation.pk}/")
+    try:
+        await page.receive_json_from()
+        for number in range(1, 21):
+            await reporting(RoundEvent("r1", 1, number, 1.0, 0.5, {}, 2, 100))
+        states, points = [], []
+        while not states or states[-1]["current_round"] != 20:
+            message = await page.receive_json_from(timeout=5)
+            states += message["federations"]
+            points += [point["round"] for point in message["rounds"]]
+        versions = [state["live_version"] for state in states]
+        assert versions == sorted(set(versions))  # never an older state after a newer one
+        assert sorted(points) == list(range(1, 21))  # every point of the curves arrives
+    finally:
         await page.disconnect()
 
 
-async def test_what_a_browser_sends_changes_nothing(federation):
-    from channels.db import database_sync_to_async
+@pytest.mark.parametrize("query", ["", "?ids=", "?ids=1,x", "?ids=" + ",".join(["1"] * (consumers.MAX_WATCHED + 1)),
+                                   "?ids=1" + "0" * 19])
+async def test_a_catalog_socket_names_what_it_shows_or_is_closed(db, query):
+    _, accepted, code = await connected("/ws/catalog/" + query)
+    assert not accepted and code == 4400
 
-    page, _ = await connected(f"/ws/federations/{federation.pk}/")
+
+async def test_what_a_browser_sends_changes_nothing(federation):
+    page, _, _ = await connected(f"/ws/federations/{federation.pk}/")
     try:
         await page.receive_json_from()
-        await page.send_json_to({"type": "federation.update", "federation": {"id": federation.pk, "status": "online"}})
+        await page.send_json_to({"federations": [{"id": federation.pk, "status": "online", "live_version": 99}]})
         await page.send_to(text_data="not json at all")
         assert await page.receive_nothing(timeout=0.3)
     finally:
@@ -69,14 +96,10 @@ async def test_what_a_browser_sends_changes_nothing(federation):
 
 
 async def test_an_unknown_federation_page_is_closed(db):
-    page, accepted = await connected("/ws/federations/424242/")
-    assert not accepted
+    _, accepted, code = await connected("/ws/federations/424242/")
+    assert not accepted and code == 4404
 
 
 async def test_websockets_from_foreign_origins_are_refused(federation):
-    _, accepted = await connected("/ws/catalog/", headers=[(b"origin", b"https://evil.example")])
+    _, accepted, _ = await connected(f"/ws/catalog/?ids={federation.pk}", headers=[(b"origin", b"https://evil.example")])
     assert not accepted
-
-
-def test_groups_are_named_per_federation():
-    assert live.federation_group(7) == "federation.7" and live.CATALOG_GROUP == "catalog"

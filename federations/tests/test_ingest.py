@@ -1,5 +1,6 @@
 """The Socket.IO ingest as federation servers meet it: a real daphne serving the portal."""
 
+import asyncio
 import time
 
 import pytest
@@ -137,7 +138,7 @@ def test_revoking_a_token_cuts_a_live_connection(live_portal, reporting_federati
         assert client.call("state", STATE, timeout=10) == {"ok": True}
         services.reporting_token_revoke(federation=federation)
         before = snapshot()
-        assert client.call("round", ROUND, timeout=10) == {"ok": False, "error": "token revoked"}
+        assert client.call("round", ROUND, timeout=10) == protocol.refusal(protocol.TOKEN_REVOKED)
         assert snapshot() == before
         deadline = time.monotonic() + 10
         while client.connected and time.monotonic() < deadline:
@@ -168,7 +169,7 @@ def test_a_deleted_federation_cuts_its_connection(live_portal, reporting_federat
     client = connect(live_portal, {"federation": federation.pk, "token": token})
     try:
         Federation.objects.filter(pk=federation.pk).delete()
-        assert client.call("state", STATE, timeout=10) == {"ok": False, "error": "token revoked"}
+        assert client.call("state", STATE, timeout=10) == protocol.refusal(protocol.TOKEN_REVOKED)
     finally:
         client.disconnect()
     assert not RoundRecord.objects.exists()
@@ -184,9 +185,27 @@ async def test_an_unexpected_failure_is_answered_try_again_later(monkeypatch):
         raise RuntimeError("database is locked")
 
     monkeypatch.setattr(ingest.sio, "get_session", session)
-    monkeypatch.setattr(ingest.services, "federation_apply_event", broken)
+    monkeypatch.setattr(ingest.services, "federations_apply_reports", broken)
     answer = await ingest._apply("sid", "state", STATE)
-    assert answer == {"ok": False, "error": protocol.RETRY_LATER}
+    assert answer == {"ok": False, "code": protocol.RETRY_LATER, "error": "unavailable: try again later"}
+    assert protocol.retriable(answer)
+
+
+async def test_events_that_arrive_together_are_written_in_one_transaction(monkeypatch):
+    from federations import ingest
+
+    batches = []
+
+    def recording(*, reports):
+        batches.append(len(reports))
+        return [ingest.services.Outcome.APPLIED] * len(reports)
+
+    monkeypatch.setattr(ingest.services, "federations_apply_reports", recording)
+    commit = ingest.group_commit()
+    event = protocol.parse_state(STATE)
+    answers = await asyncio.gather(*(commit.submit(ingest.services.Report(n, n, event)) for n in range(1, 51)))
+    assert answers == [{"ok": True}] * 50
+    assert sum(batches) == 50 and len(batches) <= 2  # the first event may go alone; the rest wait for its commit
 
 
 def test_a_replayed_old_state_or_run_does_not_move_the_live_state_back(live_portal, reporting_federation):
@@ -223,10 +242,11 @@ def test_the_reporter_logs_why_the_indexer_refused_it(live_portal, reporting_fed
     reporter = Reporter(live_portal.url, federation_id=federation.pk, token="f2f_wrong", connect_timeout=5)
     reporter.state(phase="waiting", round=0, total_rounds=3, connected_clients=0, min_clients=2, fraction_fit=1.0)
     deadline = time.monotonic() + 15
-    while protocol.REFUSED_TOKEN not in caplog.text and time.monotonic() < deadline:
+    refusal = protocol.MESSAGES[protocol.REFUSED_TOKEN]
+    while refusal not in caplog.text and time.monotonic() < deadline:
         time.sleep(0.1)
     reporter.close(timeout=0)
-    assert f"refused: {protocol.REFUSED_TOKEN}" in caplog.text
+    assert f"refused: {refusal}" in caplog.text
 
 
 def test_a_reporter_whose_clock_is_behind_the_current_run_says_so(live_portal, reporting_federation, caplog):

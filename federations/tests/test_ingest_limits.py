@@ -8,7 +8,7 @@ import redis
 import socketio
 
 from conftest import database_url, start_portal, stop
-from federations import ingest, protocol, services
+from federations import ingest, protocol, services, throttle
 
 STARTED = 1_750_000_000_000
 STATE = {"v": 2, "run": "r1", "started": STARTED, "phase": "training", "round": 1, "total_rounds": 5,
@@ -27,7 +27,7 @@ def clean_auth_counts():
     def clean():
         if os.environ.get("REDIS_URL"):
             client = redis.Redis.from_url(os.environ["REDIS_URL"])
-            for key in client.scan_iter(f"{ingest.Throttle.KEY_PREFIX}:*ingest-auth-failures*"):
+            for key in client.scan_iter(f"{throttle.KEY_PREFIX}:*ingest-auth-failures*"):
                 client.delete(key)
 
     clean()
@@ -48,7 +48,7 @@ class Reporter:
             pass
 
     def _refused(self, data=None):
-        self.refusal = (data or {}).get("message")
+        self.refusal = ((data or {}).get("data") or {}).get("code")
 
     def flood(self, count):
         """Send ``count`` states at once; the answers, once all are in."""
@@ -64,7 +64,7 @@ class Reporter:
 
 
 def throttled(answers):
-    return [answer for answer in answers if not answer["ok"] and answer["error"] == protocol.THROTTLED]
+    return [answer for answer in answers if not answer["ok"] and answer["code"] == protocol.THROTTLED]
 
 
 def test_two_connections_of_a_federation_share_its_limit(live_portal, reporting_federation):
@@ -94,10 +94,29 @@ def test_two_portal_processes_share_a_federations_limit(transactional_db, tmp_pa
 
 
 async def test_the_throttle_counts_in_redis_in_services_mode_and_in_memory_when_embedded():
-    throttle = ingest.throttle()
-    expected = "RedisStorage" if os.environ.get("REDIS_URL") else "MemoryStorage"
-    assert type(throttle.storage).__name__ == expected
-    assert ingest.throttle() is throttle  # one per event loop, shared by every connection
+    current = throttle.throttle()
+    expected = "RedisCounts" if os.environ.get("REDIS_URL") else "MemoryCounts"
+    assert type(current.counts).__name__ == expected
+    assert throttle.throttle() is current  # one per event loop, shared by every connection
+
+
+@pytest.mark.parametrize("counts", ["memory", "redis"])
+async def test_a_window_lets_through_at_most_its_limit_however_the_events_are_batched(counts, monkeypatch):
+    if counts == "redis" and not os.environ.get("REDIS_URL"):
+        pytest.skip("set REDIS_URL to count in Redis")
+    store = throttle.MemoryCounts() if counts == "memory" else throttle.RedisCounts(os.environ["REDIS_URL"])
+    limiter = throttle.Throttle(store)
+    limit = throttle.Limit(f"test-{time.time_ns()}", 10, 60)
+    monkeypatch.setattr(throttle.time, "time", lambda: 6_000_030.0)  # halfway through a window
+    assert await limiter.take(limit, {"a": 4, "b": 1}) == {"a": 4, "b": 1}
+    assert await limiter.take(limit, {"a": 9}) == {"a": 6}  # refused hits are not counted
+    assert await limiter.take(limit, {"a": 1}) == {"a": 0}
+    # In the next window, half of the previous one still counts: 10 * 0.5 = 5 more.
+    monkeypatch.setattr(throttle.time, "time", lambda: 6_000_090.0)
+    assert await limiter.take(limit, {"a": 9}) == {"a": 5}
+    # Two windows later the federation starts afresh.
+    monkeypatch.setattr(throttle.time, "time", lambda: 6_000_200.0)
+    assert await limiter.take(limit, {"a": 12}) == {"a": 10}
 
 
 @pytest.fixture

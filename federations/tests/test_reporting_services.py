@@ -1,8 +1,6 @@
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from federations import live, services
@@ -39,7 +37,7 @@ def test_a_state_event_updates_the_training_state_and_marks_the_server_online(fe
     assert federation.offline_after == federation.last_update + timedelta(seconds=600)
 
 
-def test_rounds_count_by_increment_and_average_from_the_stored_rounds(federation, token):
+def test_rounds_count_by_increment_and_average_as_a_running_mean(federation, token):
     apply(federation, token, round_event(1, 10.0))
     apply(federation, token, round_event(2, 20.0))
     apply(federation, token, round_event(3, 60.0))
@@ -98,38 +96,44 @@ def test_tokens_are_stored_hashed_rotated_and_bound_to_their_federation(make_fed
     assert services.reporting_token_authenticate(federation_id=first.pk, token=rotated) is not None
 
 
-def test_applied_events_are_pushed_to_the_catalog_and_the_federation_page_after_commit(
-    federation, token, django_capture_on_commit_callbacks
+def test_applied_events_are_pushed_to_open_pages_after_commit(
+    federation, token, live_pushes, django_capture_on_commit_callbacks
 ):
-    layer = get_channel_layer()
-    catalog = async_to_sync(layer.new_channel)()
-    page = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(live.CATALOG_GROUP, catalog)
-    async_to_sync(layer.group_add)(live.federation_group(federation.pk), page)
-
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         apply(federation, token, round_event(1, 10.0))
+    assert live_pushes == []  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
 
-    for channel in (catalog, page):
-        message = async_to_sync(layer.receive)(channel)
-        assert message["type"] == "federation.update"
-        assert message["federation"]["id"] == federation.pk
-        assert message["federation"]["completed_rounds"] == 1
-        assert message["federation"]["status_label"] == "Online"
-        assert message["round"]["round"] == 1 and message["round"]["metrics"] == {"accuracy": 0.8}
+    [push] = live_pushes
+    [state] = push["states"]
+    assert state["id"] == federation.pk and state["completed_rounds"] == 1 and state["status_label"] == "Online"
+    assert state["live_version"] == 1
+    [point] = push["rounds"]
+    assert point["federation"] == federation.pk and point["round"] == 1 and point["metrics"] == {"accuracy": 0.8}
 
 
-def test_the_heartbeat_pushes_the_federations_it_turned_offline(federation, django_capture_on_commit_callbacks):
-    Federation.objects.filter(pk=federation.pk).update(status=Status.ONLINE,
-                                                       offline_after=timezone.now() - timedelta(seconds=1))
-    layer = get_channel_layer()
-    page = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(live.federation_group(federation.pk), page)
+def test_every_write_to_the_live_state_counts_a_version(federation, token):
+    apply(federation, token, round_event(1, 10.0))
+    apply(federation, token, round_event(1, 10.0))  # a replay changes nothing but the liveness: still a write
+    services.federation_count_download(federation_id=federation.pk)
+    federation.refresh_from_db()
+    assert federation.live_version == 3
+
+
+def test_the_heartbeat_pushes_the_federations_it_turned_offline(
+    make_federation, live_pushes, django_capture_on_commit_callbacks
+):
+    silent = [make_federation() for _ in range(3)]
+    Federation.objects.filter(pk__in=[f.pk for f in silent]).update(
+        status=Status.ONLINE, offline_after=timezone.now() - timedelta(seconds=1))
 
     with django_capture_on_commit_callbacks(execute=True):
         services.federations_mark_silent_offline()
 
-    assert async_to_sync(layer.receive)(page)["federation"]["status"] == Status.OFFLINE
+    [push] = live_pushes  # one push for the whole sweep
+    assert sorted(state["id"] for state in push["states"]) == sorted(f.pk for f in silent)
+    assert {(state["status"], state["live_version"]) for state in push["states"]} == {(Status.OFFLINE, 1)}
 
 
 def test_a_failing_push_is_logged_and_never_raised(federation, monkeypatch, caplog):
@@ -138,5 +142,5 @@ def test_a_failing_push_is_logged_and_never_raised(federation, monkeypatch, capl
             raise ConnectionError("redis is down")
 
     monkeypatch.setattr(live, "get_channel_layer", DownLayer)
-    live.push([federation.pk])
-    assert "Live push" in caplog.text
+    live.push(federation_ids=[federation.pk])
+    assert "Live push" in caplog.text and "redis is down" in caplog.text

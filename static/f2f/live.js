@@ -135,26 +135,42 @@
     };
   }
 
+  // Pushes can cross on their way: keep each federation's highest live_version, apply nothing older.
+  const versions = {};
+  function fresh(state) {
+    if ((versions[state.id] || -1) > state.live_version) return false;
+    versions[state.id] = state.live_version;
+    return true;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     renderTimes(document);
     setInterval(function () { renderTimes(document); }, 15000);
 
     const page = document.querySelector("[data-live-federation]");
     if (page) {
+      const id = Number(page.dataset.liveFederation);
       const curves = new Curves(page.querySelector("[data-curves-grid]"));
       const initial = document.getElementById("round-history");
       if (initial) curves.replace(JSON.parse(initial.textContent));
-      subscribe("/ws/federations/" + page.dataset.liveFederation + "/", function (message) {
-        patch(document, message.federation);
+      subscribe("/ws/federations/" + id + "/", function (message) {
+        (message.federations || []).filter(fresh).forEach(function (state) { patch(document, state); });
         if (message.history) curves.replace(message.history);
-        if (message.round) curves.add(message.round);
+        (message.rounds || []).forEach(function (point) { if (point.federation === id) curves.add(point); });
       });
       return;
     }
-    if (document.querySelector("[data-live-catalog]")) {
-      subscribe("/ws/catalog/", function (message) {
-        document.querySelectorAll('tr[data-federation="' + message.federation.id + '"]').forEach(function (row) {
-          patch(row, message.federation);
+    const catalog = document.querySelector("[data-live-catalog]");
+    if (catalog) {
+      const rows = {};
+      catalog.querySelectorAll("tr[data-federation]").forEach(function (row) {
+        (rows[row.dataset.federation] = rows[row.dataset.federation] || []).push(row);
+      });
+      const ids = Object.keys(rows);
+      if (!ids.length) return;
+      subscribe("/ws/catalog/?ids=" + ids.join(","), function (message) {
+        (message.federations || []).filter(fresh).forEach(function (state) {
+          (rows[state.id] || []).forEach(function (row) { patch(row, state); });
         });
       });
     }

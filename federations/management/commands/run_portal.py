@@ -29,8 +29,7 @@ class Command(BaseCommand):
         from f2f_site.limits import CappedServer
         from federations import live
 
-        if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer":
-            live.bind_event_loop(twisted_loop)
+        live.bind_event_loop(twisted_loop)  # threads hand their pushes to the server's loop
 
         if settings.F2F_EMBEDDED_WORKERS and not no_workers:
             from f2f_site import embedded

@@ -1,0 +1,157 @@
+"""The ingest's rate limits: events per federation, failed connection attempts per client address.
+
+A limit allows at most ``limit`` hits of one key in any ``seconds``. It is counted in two fixed
+windows and estimated as a sliding one (the previous window's count, weighted by how much of it
+the sliding window still covers, plus the current window's count), which keeps bursts at a
+window's edge within the limit without storing one entry per hit.
+
+Counts live in Redis when the portal has one, so every portal process serving the ingest
+shares them; in the embedded mode there is one process and they live in its memory. A whole
+batch of events is checked in one Redis call (``take``: a script, so that Redis, not Python,
+does the per-key work).
+"""
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+KEY_PREFIX = "f2f:limit"
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    limit: int
+    seconds: int
+
+    def keys(self, key: str, now: float) -> tuple[str, str, float]:
+        """The current and the previous window's counter, and how far into the current window ``now`` is (0..1)."""
+        window, into = divmod(now, self.seconds)
+        base = f"{KEY_PREFIX}:{self.name}:{key}"
+        return f"{base}:{int(window)}", f"{base}:{int(window) - 1}", into / self.seconds
+
+    def allowed(self, *, previous: int, current: int, into: float) -> int:
+        """How many more hits the estimate leaves room for."""
+        return max(0, math.floor(self.limit - previous * (1 - into) - current))
+
+
+class MemoryCounts:
+    """Counters in this process (the embedded mode)."""
+
+    def __init__(self):
+        self.counts: dict[str, tuple[int, float]] = {}
+
+    async def add_and_read(self, entries, ttl):
+        """For each (key, amount, other_key): add ``amount`` to ``key``; the new count and ``other_key``'s."""
+        now = time.monotonic()
+        if len(self.counts) > 100_000:
+            self.counts = {key: entry for key, entry in self.counts.items() if entry[1] > now}
+        results = []
+        for key, amount, other in entries:
+            count, expires = self.counts.get(key, (0, 0.0))
+            count = (count if expires > now else 0) + amount
+            self.counts[key] = (count, now + ttl)
+            other_count, other_expires = self.counts.get(other, (0, 0.0))
+            results.append((count, other_count if other_expires > now else 0))
+        return results
+
+    async def subtract(self, entries):
+        for key, amount in entries:
+            count, expires = self.counts.get(key, (0, 0.0))
+            self.counts[key] = (max(0, count - amount), expires)
+
+
+class RedisCounts:
+    """Counters in Redis, shared by every portal process; one script call per batch of keys."""
+
+    # KEYS: counter and other counter, in pairs; ARGV: the ttl, then an amount per pair.
+    # Returns each counter's new count and its other counter's count.
+    ADD_AND_READ = """
+    local results = {}
+    for i = 1, #KEYS, 2 do
+        local count = redis.call("INCRBY", KEYS[i], ARGV[(i + 1) / 2 + 1])
+        redis.call("EXPIRE", KEYS[i], ARGV[1])
+        results[i] = count
+        results[i + 1] = tonumber(redis.call("GET", KEYS[i + 1]) or "0")
+    end
+    return results
+    """
+
+    def __init__(self, url: str):
+        from redis import asyncio as aioredis
+
+        self.redis = aioredis.Redis.from_url(url)
+        self.add_and_read_script = self.redis.register_script(self.ADD_AND_READ)
+
+    async def add_and_read(self, entries, ttl):
+        keys = [key for current, _, other in entries for key in (current, other)]
+        replies = await self.add_and_read_script(keys=keys, args=[ttl, *(amount for _, amount, _ in entries)])
+        return list(zip(replies[::2], replies[1::2]))
+
+    async def subtract(self, entries):
+        pipe = self.redis.pipeline(transaction=False)
+        for key, amount in entries:
+            pipe.decrby(key, amount)
+        await pipe.execute()
+
+
+class Throttle:
+    def __init__(self, counts):
+        self.counts = counts
+        self.events = Limit("ingest-events", settings.F2F_INGEST_EVENTS, settings.F2F_INGEST_EVENTS_SECONDS)
+        self.auth_failures = Limit(
+            "ingest-auth-failures", settings.F2F_INGEST_AUTH_FAILURES, settings.F2F_INGEST_AUTH_FAILURES_SECONDS
+        )
+
+    @classmethod
+    def from_settings(cls) -> "Throttle":
+        return cls(RedisCounts(settings.REDIS_URL) if settings.REDIS_URL else MemoryCounts())
+
+    async def take(self, limit: Limit, wanted: dict) -> dict:
+        """Count ``wanted[key]`` hits of each key, as many as its limit allows; how many were allowed.
+
+        Hits over the limit are not counted: a federation that slows down gets through again
+        as soon as its window has room.
+        """
+        now = time.time()
+        entries, intos = [], []
+        for key, amount in wanted.items():
+            current, previous, into = limit.keys(str(key), now)
+            entries.append((current, amount, previous))
+            intos.append(into)
+        counts = await self.counts.add_and_read(entries, 2 * limit.seconds)
+        allowed, refunds = {}, []
+        for (current, amount, _), (count, previous), into, key in zip(entries, counts, intos, wanted):
+            allowed[key] = min(amount, limit.allowed(previous=previous, current=count - amount, into=into))
+            if allowed[key] < amount:
+                refunds.append((current, amount - allowed[key]))
+        if refunds:
+            await self.counts.subtract(refunds)
+        return allowed
+
+    async def take_events(self, per_federation: dict) -> dict:
+        return await self.take(self.events, per_federation)
+
+    async def address_blocked(self, address: str) -> bool:
+        current, previous, into = self.auth_failures.keys(address, time.time())
+        [(count, before)] = await self.counts.add_and_read([(current, 0, previous)], 2 * self.auth_failures.seconds)
+        return self.auth_failures.allowed(previous=before, current=count, into=into) < 1
+
+    async def count_failure(self, address: str) -> None:
+        current, previous, _ = self.auth_failures.keys(address, time.time())
+        await self.counts.add_and_read([(current, 1, previous)], 2 * self.auth_failures.seconds)
+
+
+_throttle: tuple[asyncio.AbstractEventLoop, Throttle] | None = None
+
+
+def throttle() -> Throttle:
+    """The throttle of the running event loop (the Redis client's connections belong to one loop)."""
+    global _throttle
+    loop = asyncio.get_running_loop()
+    if _throttle is None or _throttle[0] is not loop:
+        _throttle = (loop, Throttle.from_settings())
+    return _throttle[1]
