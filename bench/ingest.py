@@ -137,16 +137,17 @@ def percentile(values, share):
     return values[min(len(values) - 1, int(share * (len(values) - 1) + 0.5))]
 
 
-async def _connect_all(url, credentials):
+async def _connect_all(urls, credentials):
+    """Connect each credential's client, to the servers in turn (several portals share the load)."""
     gate = asyncio.Semaphore(50)
 
-    async def one(credential):
+    async def one(index, credential):
         async with gate:
             client = SocketIOClient()
-            await client.connect(url, credential)
+            await client.connect(urls[index % len(urls)], credential)
             return client
 
-    return await asyncio.gather(*(one(credential) for credential in credentials))
+    return await asyncio.gather(*(one(index, credential) for index, credential in enumerate(credentials)))
 
 
 def round_event(run, started, number):
@@ -154,8 +155,8 @@ def round_event(run, started, number):
             "metrics": {"accuracy": min(0.99, number / 100)}, "num_clients": 2, "num_examples": 1000}
 
 
-async def closed_loop(url, credentials, seconds):
-    clients = await _connect_all(url, credentials)
+async def closed_loop(urls, credentials, seconds):
+    clients = await _connect_all(urls, credentials)
     run, started = f"closed{random.randrange(10**9)}", int(time.time() * 1000)
     counts = [0] * len(clients)
     stop = time.perf_counter() + seconds
@@ -174,11 +175,12 @@ async def closed_loop(url, credentials, seconds):
     return sum(counts) / elapsed
 
 
-async def open_loop(url, credentials, seconds, viewer_paths):
-    clients = await _connect_all(url, credentials)
+async def open_loop(urls, credentials, seconds, viewer_paths):
+    clients = await _connect_all(urls, credentials)
     sent, push_latencies = {}, []
     viewers = [Viewer(path, sent, push_latencies) for path in viewer_paths]
-    await asyncio.gather(*(viewer.open(url) for viewer in viewers))
+    # Viewers on the portals in the other order: most watch federations that report to another process.
+    await asyncio.gather(*(viewer.open(urls[::-1][index % len(urls)]) for index, viewer in enumerate(viewers)))
     await asyncio.sleep(1)
     run, started = f"open{random.randrange(10**9)}", int(time.time() * 1000)
     latencies, answers, last_ok = [], [], {}
@@ -311,11 +313,11 @@ def bench_mode(mode, args):
     env = mode_env(mode, var_dir)
     count = max(args.federations, args.closed_clients, args.viewers * PAGE)
     credentials = json.loads(django_script(PREPARE.format(count=count), env))
-    bare_port, portal_port = 8601, 8602
-    bare = start([PYTHON, "-m", "daphne", "-p", str(bare_port), "bench.bare_ingest:application"], env, bare_port,
-                 f"{var_dir}/bare.log")
-    portal = start([PYTHON, "manage.py", "run_portal", "--port", str(portal_port), "--no-workers"], env, portal_port,
-                   f"{var_dir}/portal.log")
+    bare_ports, portal_ports = [8610 + n for n in range(args.portals)], [8620 + n for n in range(args.portals)]
+    servers = [start([PYTHON, "-m", "daphne", "-p", str(port), "bench.bare_ingest:application"], env, port,
+                     f"{var_dir}/bare-{port}.log") for port in bare_ports]
+    servers += [start([PYTHON, "manage.py", "run_portal", "--port", str(port), "--no-workers"], env, port,
+                      f"{var_dir}/portal-{port}.log") for port in portal_ports]
     ids = [credential["federation"] for credential in credentials]
     viewer_paths = []
     for index in range(args.viewers):
@@ -329,11 +331,11 @@ def bench_mode(mode, args):
         for run in range(args.runs):
             load = os.getloadavg()[0]
             row = {"mode": mode, "run": run + 1, "load": load}
-            for name, port in (("bare", bare_port), ("portal", portal_port)):
-                url = f"http://127.0.0.1:{port}"
-                row[f"{name}_closed"] = asyncio.run(closed_loop(url, credentials[:args.closed_clients],
+            for name, ports in (("bare", bare_ports), ("portal", portal_ports)):
+                urls = [f"http://127.0.0.1:{port}" for port in ports]
+                row[f"{name}_closed"] = asyncio.run(closed_loop(urls, credentials[:args.closed_clients],
                                                                 args.closed_seconds))
-                opened = asyncio.run(open_loop(url, credentials[:args.federations], args.seconds,
+                opened = asyncio.run(open_loop(urls, credentials[:args.federations], args.seconds,
                                                viewer_paths if name == "portal" else []))
                 if name == "portal":
                     opened["stored"] = int(django_script(COUNT_STORED, env, opened["run"]))
@@ -341,12 +343,12 @@ def bench_mode(mode, args):
             results.append(row)
             print(json.dumps(row), flush=True)
     finally:
-        stop(portal)
-        stop(bare)
+        for server in servers:
+            stop(server)
     return results
 
 
-def summary(mode, rows):
+def summary(mode, rows, portals=1):
     def med(values):
         return statistics.median(values)
 
@@ -354,7 +356,7 @@ def summary(mode, rows):
     portal = [r["portal_open"] for r in rows]
     bare = [r["bare_open"] for r in rows]
     lines = [
-        f"## {mode} mode: medians of {len(rows)} runs (load average before each run: "
+        f"## {mode} mode, {portals} process(es) of each: medians of {len(rows)} runs (load average before each run: "
         f"{', '.join(format(r['load'], '.2f') for r in rows)})",
         f"{'measure':58} {'bare':>10} {'portal':>10} {'target':>12}",
         f"{'closed loop, acked events/s':58} {bare_closed:10.0f} {portal_closed:10.0f} "
@@ -385,11 +387,15 @@ def main():
     parser.add_argument("--closed-clients", type=int, default=100)
     parser.add_argument("--closed-seconds", type=int, default=15)
     parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--portals", type=int, default=1,
+                        help="server processes of each kind, sharing the clients (services mode only when > 1)")
     args = parser.parse_args()
     modes = ["services", "embedded"] if args.mode == "both" else [args.mode]
     print(f"{os.cpu_count()} CPUs; {args.federations} federations x 1 event/s for {args.seconds} s, "
           f"{args.viewers} viewers; closed loop {args.closed_clients} clients for {args.closed_seconds} s", flush=True)
-    summaries = [summary(mode, bench_mode(mode, args)) for mode in modes]
+    if args.portals > 1:
+        modes = [mode for mode in modes if mode == "services"]  # embedded is one process by design
+    summaries = [summary(mode, bench_mode(mode, args), args.portals) for mode in modes]
     print("\n\n".join(summaries))
 
 

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 16 * 1024
 MAX_BATCH = 1000
+# Events waiting beyond this are answered "unavailable" at once (the reporter retries later) rather
+# than queued for longer than a reporter waits for its acknowledgement.
+MAX_WAITING = 3 * MAX_BATCH
 
 sio = socketio.AsyncServer(
     async_mode="asgi",
@@ -69,6 +72,8 @@ class GroupCommit:
         """Apply ``report`` in the next batch; the answer for the reporter once it has committed."""
         if self.task.done():
             raise RuntimeError("the ingest's writer has stopped")
+        if len(self.waiting) >= MAX_WAITING:
+            return protocol.refusal(protocol.RETRY_LATER)
         answer = asyncio.get_running_loop().create_future()
         self.waiting.append((report, answer))
         self.more.set()

@@ -208,6 +208,32 @@ async def test_events_that_arrive_together_are_written_in_one_transaction(monkey
     assert sum(batches) == 50 and len(batches) <= 2  # the first event may go alone; the rest wait for its commit
 
 
+async def test_an_ingest_that_falls_behind_answers_try_again_later_instead_of_queueing(monkeypatch):
+    from federations import ingest
+
+    release = asyncio.Event()
+    monkeypatch.setattr(ingest, "MAX_WAITING", 3)
+    monkeypatch.setattr(ingest.services, "federations_apply_reports",
+                        lambda *, reports: [ingest.services.Outcome.APPLIED] * len(reports))
+    commit = ingest.group_commit()
+    original = commit._answers
+
+    async def slow(reports):
+        await release.wait()
+        return await original(reports)
+
+    monkeypatch.setattr(commit, "_answers", slow)
+    event = protocol.parse_state(STATE)
+    waiting = [asyncio.ensure_future(commit.submit(ingest.services.Report(1, 1, event)))]
+    await asyncio.sleep(0.05)  # the first is being written
+    waiting += [asyncio.ensure_future(commit.submit(ingest.services.Report(n, n, event))) for n in range(2, 5)]
+    await asyncio.sleep(0.05)  # three wait for it
+    refused = await asyncio.wait_for(commit.submit(ingest.services.Report(9, 9, event)), timeout=5)
+    assert refused["code"] == protocol.RETRY_LATER and protocol.retriable(refused)
+    release.set()
+    assert await asyncio.gather(*waiting) == [{"ok": True}] * 4
+
+
 def test_a_replayed_old_state_or_run_does_not_move_the_live_state_back(live_portal, reporting_federation):
     federation, token = reporting_federation
     later = {**STATE, "run": "r2", "started": STATE["started"] + 60_000}

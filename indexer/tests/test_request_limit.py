@@ -233,13 +233,14 @@ def test_socketio_over_polling_still_works(portal, make_federation):
     assert Federation.objects.get(pk=federation.pk).current_round == 1
 
 
-def test_a_websocket_message_over_the_cap_closes_the_socket(transactional_db, tmp_path):
+def test_a_websocket_message_over_the_cap_closes_the_socket(transactional_db, tmp_path, federation):
     """The cap is autobahn's message limit too; a cap below daphne's 1 MiB default shows it is ours."""
     cap = 256 * 1024
     portal = start_portal(tmp_path, {"DATABASE_URL": database_url(), "F2F_MAX_REQUEST_BYTES": str(cap)})
     try:
-        ws = websocket.create_connection(portal.url.replace("http", "ws") + "/ws/catalog/", timeout=10,
-                                         origin=portal.url)
+        ws = websocket.create_connection(portal.url.replace("http", "ws") + f"/ws/catalog/?ids={federation.pk}",
+                                         timeout=10, origin=portal.url)
+        ws.recv()  # the current state of the federation it shows
         ws.send_binary(b"x" * (cap + 1))
         try:
             opcode, data = ws.recv_data(control_frame=True)
