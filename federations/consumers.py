@@ -15,10 +15,9 @@ MAX_WATCHED = 100  # federations one catalog page may watch (a page shows 25)
 
 @database_sync_to_async
 def _current(federation_ids, *, history: bool) -> dict:
-    federations = list(selectors.listed_federations().filter(pk__in=federation_ids).only(*selectors.SNAPSHOT_FIELDS))
-    current = {"federations": [selectors.snapshot(federation) for federation in federations], "rounds": []}
-    if history and federations:
-        current["history"] = selectors.round_history(federations[0])
+    current = {"federations": selectors.federation_snapshots(federation_ids), "rounds": []}
+    if history:
+        current["history"] = selectors.round_history_of(federation_ids)
     return current
 
 
@@ -26,21 +25,29 @@ class LiveConsumer(AsyncJsonWebsocketConsumer, live.Watcher):
     """Pushes the new states of ``federation_ids`` (set by ``connect``) to the browser."""
 
     wants_rounds = False
+    # Pages talk to this process's hub, never to the channel layer: no channel of their own in it.
+    channel_layer_alias = None
 
     async def watch(self, federation_ids) -> bool:
         """Join the hub for these federations and send their current state; False if none is listed."""
-        self.federation_ids, self.sent_versions, self.backlog = frozenset(federation_ids), {}, []
+        self.federation_ids, self.sent_versions, self.backlog, self.stale = frozenset(federation_ids), {}, [], False
         self.hub = await live.hub()
         self.hub.watch(self)  # before reading the current state, so that no later write is missed
-        current = await _current(self.federation_ids, history=self.wants_rounds)
-        if not current["federations"]:
+        try:
+            current = await _current(self.federation_ids, history=self.wants_rounds)
+            if not current["federations"]:
+                self.hub.unwatch(self)
+                return False
+            await self.accept()
+            await self._send(current)
+            backlog, self.backlog = self.backlog, None
+            for states, rounds in backlog:
+                await self.deliver(states, rounds)
+            if self.stale:  # a message was lost while the current state was read: read it again
+                await self.resync(await database_sync_to_async(selectors.federation_snapshots)(self.federation_ids))
+        except BaseException:
             self.hub.unwatch(self)
-            return False
-        await self.accept()
-        await self._send(current)
-        backlog, self.backlog = self.backlog, None
-        for states, rounds in backlog:
-            await self.deliver(states, rounds)
+            raise
         return True
 
     async def disconnect(self, code):
@@ -58,10 +65,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer, live.Watcher):
         if states or rounds:
             await self._send({"federations": states, "rounds": rounds})
 
-    async def resync(self):
-        if self.backlog is None:
-            self.sent_versions = {}
-            await self._send(await _current(self.federation_ids, history=self.wants_rounds))
+    async def resync(self, states):
+        if self.backlog is not None:
+            self.stale = True
+            return
+        message = {"federations": states, "rounds": []}
+        if self.wants_rounds:  # rounds may have been lost too: the curves again
+            message["history"] = await database_sync_to_async(selectors.round_history_of)(self.federation_ids)
+        await self._send(message)
 
     async def _send(self, message):
         for state in message["federations"]:

@@ -65,6 +65,7 @@ class GroupCommit:
 
     def __init__(self):
         self.waiting: list[tuple[services.Report, asyncio.Future]] = []
+        self.waiting_per_federation = collections.Counter()
         self.more = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._write_forever())
 
@@ -72,10 +73,14 @@ class GroupCommit:
         """Apply ``report`` in the next batch; the answer for the reporter once it has committed."""
         if self.task.done():
             raise RuntimeError("the ingest's writer has stopped")
+        # One federation never fills the queue for the others: past its own limit it is throttled here.
+        if self.waiting_per_federation[report.federation_id] >= settings.F2F_INGEST_EVENTS:
+            return protocol.refusal(protocol.THROTTLED)
         if len(self.waiting) >= MAX_WAITING:
             return protocol.refusal(protocol.RETRY_LATER)
         answer = asyncio.get_running_loop().create_future()
         self.waiting.append((report, answer))
+        self.waiting_per_federation[report.federation_id] += 1
         self.more.set()
         return await answer
 
@@ -85,6 +90,7 @@ class GroupCommit:
             self.more.clear()
             while self.waiting:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                self.waiting_per_federation -= collections.Counter(report.federation_id for report, _ in batch)
                 answers = await self._answers([report for report, _ in batch])
                 for (_, future), answer in zip(batch, answers):
                     if not future.done():
@@ -92,22 +98,34 @@ class GroupCommit:
 
     async def _answers(self, reports) -> list[dict]:
         try:
-            wanted = collections.Counter(report.federation_id for report in reports)
-            allowed = await throttle().take_events(wanted)
-            passing, answers = [], []
-            for report in reports:
-                if allowed[report.federation_id] > 0:
-                    allowed[report.federation_id] -= 1
-                    passing.append(report)
-                    answers.append(None)
-                else:
-                    answers.append(protocol.refusal(protocol.THROTTLED))
-            outcomes = iter(await sync_to_async(_write, thread_sensitive=False, executor=_writer)(passing)
-                            if passing else [])
+            allowed = await throttle().take_events(collections.Counter(report.federation_id for report in reports))
+        except Exception:
+            logger.exception("Counting a batch of %d reported events failed", len(reports))
+            return [protocol.refusal(protocol.RETRY_LATER)] * len(reports)
+        passing, answers = [], []
+        for report in reports:
+            if allowed[report.federation_id] > 0:
+                allowed[report.federation_id] -= 1
+                passing.append(report)
+                answers.append(None)
+            else:
+                answers.append(protocol.refusal(protocol.THROTTLED))
+        outcomes = iter(await self._written(passing))
+        return [answer or next(outcomes) for answer in answers]
+
+    async def _written(self, reports) -> list[dict]:
+        """The answers for ``reports`` once written; a batch that fails is tried again a report at a time,
+        so that one report the database refuses does not get the others refused with it."""
+        if not reports:
+            return []
+        try:
+            return [ANSWERS[outcome] for outcome in
+                    await sync_to_async(_write, thread_sensitive=False, executor=_writer)(reports)]
         except Exception:
             logger.exception("Writing a batch of %d reported events failed", len(reports))
-            return [protocol.refusal(protocol.RETRY_LATER)] * len(reports)
-        return [answer or ANSWERS[next(outcomes)] for answer in answers]
+            if len(reports) == 1:
+                return [protocol.refusal(protocol.RETRY_LATER)]
+        return [answer for report in reports for answer in await self._written([report])]
 
 
 ANSWERS = {

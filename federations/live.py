@@ -18,9 +18,11 @@ Nothing is dropped in silence:
 import asyncio
 import itertools
 import logging
+import os
 import uuid
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -34,8 +36,15 @@ MAX_STATES_PER_MESSAGE = 1000
 TICK_SECONDS = 0.05
 GROUP_RENEWAL_SECONDS = 3600
 
-SOURCE = uuid.uuid4().hex[:12]  # this process, as a publisher
-_sequence = itertools.count(1)
+_publisher: tuple[int, str, itertools.count] | None = None
+
+
+def _next_sequence() -> tuple[str, int]:
+    """This process's name as a publisher and its next sequence number (a forked child is a new publisher)."""
+    global _publisher
+    if _publisher is None or _publisher[0] != os.getpid():
+        _publisher = (os.getpid(), uuid.uuid4().hex[:12], itertools.count(1))
+    return _publisher[1], next(_publisher[2])
 
 # The event loop of the server in this process. Threads (the ingest's writer, views, the embedded
 # Celery worker) hand their sends to it and go on, instead of blocking on it (see ``bind_event_loop``).
@@ -50,12 +59,15 @@ def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 def _messages(states: list[dict], rounds: list[dict]) -> list[dict]:
     chunks = [states[at:at + MAX_STATES_PER_MESSAGE] for at in range(0, len(states), MAX_STATES_PER_MESSAGE)]
-    return [{"type": MESSAGE_TYPE, "source": SOURCE, "seq": next(_sequence), "federations": chunk,
-             "rounds": rounds if first else []} for first, chunk in zip([True] + [False] * len(chunks), chunks)]
+    return [{"type": MESSAGE_TYPE, "federations": chunk, "rounds": rounds if first else []}
+            for first, chunk in zip([True] + [False] * len(chunks), chunks)]
 
 
 async def _send(layer, messages: list[dict]) -> None:
     for message in messages:
+        # Numbered as it enters the layer, not when the writer made it: sends scheduled from several
+        # threads reach the loop in any order, and the layer keeps the order in which they enter it.
+        message["source"], message["seq"] = _next_sequence()
         await layer.group_send(LIVE_GROUP, message)
 
 
@@ -69,10 +81,10 @@ def push(*, federation_ids=(), states=(), rounds=()) -> None:
 
     Best-effort for the writer: a push that fails is logged, never raised into it.
     """
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
         states = [*states, *(selectors.federation_snapshots(federation_ids) if federation_ids else [])]
         if not states:
             return
@@ -108,8 +120,8 @@ class Watcher:
     async def deliver(self, states: list[dict], rounds: list[dict]) -> None:
         raise NotImplementedError
 
-    async def resync(self) -> None:
-        """Send the page the current state from the database (after a lost message)."""
+    async def resync(self, states: list[dict]) -> None:
+        """Send the page ``states``, read from the database after a lost message (its federations' current ones)."""
         raise NotImplementedError
 
 
@@ -122,7 +134,8 @@ class Hub:
         self.sequences: dict[str, int] = {}
         self.pending_states: dict[int, dict] = {}
         self.pending_rounds: list[dict] = []
-        self.flush_scheduled = False
+        self.flush_scheduled = self.resync_scheduled = False
+        self.tasks: set[asyncio.Task] = set()
         self.missed = 0
         self.subscribed = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._receive_forever())
@@ -162,16 +175,20 @@ class Hub:
         while True:
             try:
                 message = await self.layer.receive(channel)
-                self.receive(message)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("The live hub could not take a message; resyncing its pages")
+                logger.exception("The live hub could not receive from the channel layer; resyncing its pages")
                 await asyncio.sleep(1)
                 self._resync_all()
+                continue
+            try:
+                self.receive(message)
+            except Exception:  # a message of another version, say: drop it, keep the others coming
+                logger.exception("The live hub dropped a message it could not read")
 
     def receive(self, message: dict) -> None:
-        source, seq = message.get("source"), message.get("seq", 0)
+        source, seq = message["source"], message["seq"]
         last = self.sequences.get(source)
         self.sequences[source] = max(seq, last or 0)
         if last is not None and seq > last + 1:
@@ -193,8 +210,26 @@ class Hub:
         return len(set().union(*self.watchers.values())) if self.watchers else 0
 
     def _resync_all(self) -> None:
-        for watcher in set().union(*self.watchers.values()) if self.watchers else ():
-            asyncio.get_running_loop().create_task(watcher.resync()).add_done_callback(_logged)
+        """Send every page here its federations' current state: soon, once, however many losses were seen."""
+        if not self.resync_scheduled:
+            self.resync_scheduled = True
+            self._keep(asyncio.get_running_loop().create_task(self._resync()))
+
+    async def _resync(self) -> None:
+        await asyncio.sleep(TICK_SECONDS)
+        self.resync_scheduled = False
+        watchers = set().union(*self.watchers.values()) if self.watchers else set()
+        ids = set().union(*(watcher.federation_ids for watcher in watchers)) if watchers else set()
+        current = {state["id"]: state for state in await database_sync_to_async(selectors.federation_snapshots)(ids)}
+        for watcher in watchers:
+            states = [current[i] for i in watcher.federation_ids if i in current]
+            self._keep(asyncio.get_running_loop().create_task(watcher.resync(states)))
+
+    def _keep(self, task) -> None:
+        """Hold a task until it is done (the loop keeps only a weak reference) and log its failure."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(_logged)
 
     def _flush(self) -> None:
         self.flush_scheduled = False
@@ -210,7 +245,7 @@ class Hub:
                     per_watcher.setdefault(watcher, ([], []))[1].append(point)
         loop = asyncio.get_running_loop()
         for watcher, (watcher_states, watcher_rounds) in per_watcher.items():
-            loop.create_task(watcher.deliver(watcher_states, watcher_rounds)).add_done_callback(_logged)
+            self._keep(loop.create_task(watcher.deliver(watcher_states, watcher_rounds)))
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
@@ -222,6 +257,8 @@ async def hub() -> Hub:
     if loop not in _hubs or _hubs[loop].task.done() or _hubs[loop].layer is not get_channel_layer():
         for other in [other for other in _hubs if other.is_closed()]:
             del _hubs[other]
+        if loop in _hubs:
+            _hubs[loop].task.cancel()
         _hubs[loop] = Hub(get_channel_layer())
     live_hub = _hubs[loop]
     if not live_hub.subscribed.is_set():

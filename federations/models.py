@@ -128,9 +128,20 @@ class Federation(Card):
     def __str__(self):
         return self.name
 
-    def save(self, *args, **kwargs):
+    # Written only by the services that own them (the ingest, the heartbeat, downloads): saving a card
+    # must never put back the values it loaded, or pages would ignore the next pushes (live_version).
+    LIVE_FIELDS = [
+        "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
+        "completed_rounds", "avg_round_duration", "last_update", "offline_after", "current_run", "run_started",
+        "live_version", "download_count",
+    ]
+
+    def save(self, *args, update_fields=None, **kwargs):
         self.search_document = self.build_search_document()
-        super().save(*args, **kwargs)
+        if not self._state.adding and update_fields is None:
+            update_fields = [field.name for field in self._meta.concrete_fields
+                             if not field.primary_key and field.name not in self.LIVE_FIELDS]
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     def build_search_document(self) -> str:
         return search.search_document(
@@ -160,6 +171,8 @@ class TrainingRun(models.Model):
         editable=False, help_text="Its start by the reporter's clock (ms since the epoch): orders the runs, nothing else."
     )
     first_seen = models.DateTimeField(default=timezone.now, editable=False)
+    # A running count, so that the ingest reads a run's rounds only when some must go.
+    rounds_stored = models.PositiveIntegerField(default=0, editable=False, help_text="Its rounds kept now.")
 
     class Meta:
         ordering = ["federation", "-started", "-name"]

@@ -87,7 +87,9 @@ def snapshot(federation: Federation) -> dict:
 
 
 def federation_snapshots(federation_ids) -> list[dict]:
-    return [snapshot(federation) for federation in Federation.objects.filter(pk__in=federation_ids).only(*SNAPSHOT_FIELDS)]
+    """The live part of each listed federation among ``federation_ids``."""
+    return [snapshot(federation)
+            for federation in listed_federations().filter(pk__in=federation_ids).only(*SNAPSHOT_FIELDS)]
 
 
 def round_point(record: RoundRecord) -> dict:
@@ -96,6 +98,12 @@ def round_point(record: RoundRecord) -> dict:
         "run": record.run, "round": record.number, "duration": record.duration, "loss": record.loss,
         "metrics": record.metrics, "num_clients": record.num_clients, "num_examples": record.num_examples,
     }
+
+
+def round_history_of(federation_ids) -> list[dict]:
+    """The learning curves of the first listed federation among ``federation_ids`` (a federation page's)."""
+    federation = listed_federations().filter(pk__in=federation_ids).only("id", "current_run").first()
+    return round_history(federation) if federation else []
 
 
 def round_history(federation: Federation, *, limit: int = 1000) -> list[dict]:

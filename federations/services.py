@@ -2,6 +2,7 @@
 
 import collections
 import hashlib
+import heapq
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -81,8 +82,9 @@ def offline_deadline(*, last_update: datetime, avg_round_duration: float | None)
 def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
     """Turn every online federation past its deadline offline; returns the ids it changed.
 
-    One conditional UPDATE: running it twice, or in two workers at once, changes nothing more.
-    The new states are pushed to open pages in a few messages, not one per federation.
+    Rows are claimed with ``SKIP LOCKED`` and changed by one UPDATE: running it twice, or in two
+    workers at once, changes nothing more. The new states are pushed to open pages in a few
+    messages, not one per federation.
     """
     now = now or timezone.now()
     silent = Federation.objects.filter(status=Status.ONLINE, offline_after__lt=now)
@@ -185,14 +187,10 @@ class Outcome:
     APPLIED, STALE, REVOKED = "applied", "stale", "revoked"
 
 
-# The federation fields the ingest reads and writes (it never writes download_count, which downloads
-# increment concurrently; it reads it for the pushed state).
-_INGEST_WRITES = [
-    "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
-    "completed_rounds", "avg_round_duration", "last_update", "offline_after", "current_run", "run_started",
-    "live_version",
-]
-_INGEST_READS = ["id", "download_count", *_INGEST_WRITES]
+# The federation fields the ingest writes: the live ones but downloads, which are counted concurrently
+# (and read, for the pushed state).
+_INGEST_WRITES = [field for field in Federation.LIVE_FIELDS if field != "download_count"]
+_INGEST_READS = ["id", *Federation.LIVE_FIELDS]
 
 
 def _update_rows(model, rows: list, fields: list[str]) -> None:
@@ -200,9 +198,11 @@ def _update_rows(model, rows: list, fields: list[str]) -> None:
 
     Django's ``bulk_update`` builds a CASE per field and row (2 ms a row in Python), and a statement
     per row costs a round trip each: the ingest's writer must hold the GIL as briefly as it can.
-    One array per column keeps the statement and its parameters a constant size. SQLite, in this
-    process, takes a statement per row through ``executemany``.
+    One array per column keeps the statement to a constant text and a few parameters. SQLite, in
+    this process, takes a statement per row through ``executemany``.
     """
+    if not rows:
+        return
     meta, quote = model._meta, connection.ops.quote_name
     columns = [meta.get_field(field) for field in fields]
     table, key = quote(meta.db_table), quote(meta.pk.column)
@@ -222,20 +222,22 @@ def _update_rows(model, rows: list, fields: list[str]) -> None:
                                  for row in rows])
 
 
-def _runs_keep(round_reports: list[Report], now: datetime) -> set[tuple[int, str]]:
+def _runs_keep(round_reports: list[Report], now: datetime) -> tuple[dict, set]:
     """Record the runs of these rounds; drop each federation's runs beyond the latest ``F2F_RUNS_KEPT``.
 
-    Returns the (federation, run) pairs that were dropped: their rounds are not to be stored.
+    Returns the kept runs by (federation, run), and the (federation, run) pairs that were dropped
+    (their rounds are not to be stored).
     """
     wanted = {(r.federation_id, r.event.run): r.event.started for r in round_reports}
-    known = set(TrainingRun.objects.filter(
+    runs = {(run.federation_id, run.name): run for run in TrainingRun.objects.filter(
         federation_id__in={f for f, _ in wanted}, name__in={name for _, name in wanted},
-    ).values_list("federation_id", "name"))
+    ).only("id", "federation_id", "name", "rounds_stored") if (run.federation_id, run.name) in wanted}
     new = [TrainingRun(federation_id=f, name=name, started=started, first_seen=now)
-           for (f, name), started in wanted.items() if (f, name) not in known]
+           for (f, name), started in wanted.items() if (f, name) not in runs]
     if not new:
-        return set()
+        return runs, set()
     TrainingRun.objects.bulk_create(new)
+    runs.update({(run.federation_id, run.name): run for run in new})
     crowded = (TrainingRun.objects.filter(federation_id__in={run.federation_id for run in new})
                .values("federation_id").annotate(runs=Count("id")).filter(runs__gt=settings.F2F_RUNS_KEPT)
                .values_list("federation_id", flat=True))
@@ -246,17 +248,46 @@ def _runs_keep(round_reports: list[Report], now: datetime) -> set[tuple[int, str
         RoundRecord.objects.filter(federation_id=federation_id, run__in=names).delete()
         TrainingRun.objects.filter(federation_id=federation_id, name__in=names).delete()
         dropped |= {(federation_id, name) for name in names}
-    return dropped
+    return {key: run for key, run in runs.items() if key not in dropped}, dropped
 
 
-def _rounds_store(round_reports: list[Report], federations: dict, now: datetime) -> dict[int, RoundRecord]:
+def _window_keep(run: TrainingRun, arrivals: list[RoundRecord]) -> set[int]:
+    """The ids of ``arrivals`` (new rounds of one run, in arrival order) that count as stored; prunes the run.
+
+    As if they had come one by one: each is stored on arrival unless ``F2F_ROUNDS_KEPT`` later rounds
+    are kept already, and pushes the oldest kept round out once there are more. Rounds pushed out by a
+    later arrival of the same batch still counted when they came.
+    """
+    kept = settings.F2F_ROUNDS_KEPT
+    if run.rounds_stored + len(arrivals) <= kept:  # the common case: nothing to read
+        run.rounds_stored += len(arrivals)
+        return {id(record) for record in arrivals}
+    run_rounds = RoundRecord.objects.filter(federation_id=run.federation_id, run=run.name)
+    window = list(run_rounds.exclude(pk__in=[record.pk for record in arrivals])
+                  .order_by("-number").values_list("number", flat=True)[:kept])
+    heapq.heapify(window)
+    counted = set()
+    for record in arrivals:
+        if len(window) < kept:
+            heapq.heappush(window, record.number)
+        elif record.number > window[0]:
+            heapq.heapreplace(window, record.number)
+        else:
+            continue  # older than every kept round: as if refused on arrival
+        counted.add(id(record))
+    run_rounds.filter(number__lt=window[0]).delete()
+    run.rounds_stored = len(window)
+    return counted
+
+
+def _rounds_store(round_reports: list[Report], now: datetime) -> dict[int, RoundRecord]:
     """Store the finished rounds that are new, keeping the latest ``F2F_ROUNDS_KEPT`` of each run.
 
-    Returns the stored records by the index of their report. A round stored already, in a run
-    that is not kept, or older than what its run keeps is not stored (so a replayed round that
-    was dropped is not counted again).
+    Returns the records that count as stored, by the index of their report. A round stored already,
+    in a run that is not kept, or older than what its run keeps is not counted (so a replayed round
+    that was dropped is not counted again).
     """
-    dropped = _runs_keep(round_reports, now)
+    runs, dropped = _runs_keep(round_reports, now)
     stored = set(RoundRecord.objects.filter(
         federation_id__in={r.federation_id for r in round_reports},
         run__in={r.event.run for r in round_reports},
@@ -274,24 +305,14 @@ def _rounds_store(round_reports: list[Report], federations: dict, now: datetime)
             loss=event.loss, metrics=event.metrics, num_clients=event.num_clients, num_examples=event.num_examples,
             finished_at=now)
     RoundRecord.objects.bulk_create(records.values())
-    kept = settings.F2F_ROUNDS_KEPT
-    highest = {}
+    per_run = collections.defaultdict(list)
     for record in records.values():
-        key = (record.federation_id, record.run)
-        highest[key] = max(highest.get(key, 0), record.number)
-    for (federation_id, run), number in highest.items():
-        federation = federations[federation_id]
-        # Round numbers are distinct, so a run holds more than ``kept`` rounds only if one is numbered above
-        # ``kept``: the live run's highest is its current round; any other run is looked at (seldom needed).
-        if federation.current_run == run and max(number, federation.current_round) <= kept:
-            continue
-        run_rounds = RoundRecord.objects.filter(federation_id=federation_id, run=run)
-        beyond = list(run_rounds.order_by("-number").values_list("number", flat=True)[kept:kept + 1])
-        if beyond:
-            run_rounds.filter(number__lte=beyond[0]).delete()
-            records = {index: record for index, record in records.items()
-                       if (record.federation_id, record.run) != (federation_id, run) or record.number > beyond[0]}
-    return records
+        per_run[(record.federation_id, record.run)].append(record)
+    counted = set()
+    for key, arrivals in per_run.items():
+        counted |= _window_keep(runs[key], arrivals)
+    _update_rows(TrainingRun, [runs[key] for key in per_run], ["rounds_stored"])
+    return {index: record for index, record in records.items() if id(record) in counted}
 
 
 @transaction.atomic
@@ -316,7 +337,7 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
              if r.federation_id in federations and (r.token_id, r.federation_id) in active]
     now = timezone.now()
     rounds = [index for index in valid if isinstance(reports[index].event, RoundEvent)]
-    records = {rounds[at]: record for at, record in _rounds_store([reports[i] for i in rounds], federations, now).items()}
+    records = {rounds[at]: record for at, record in _rounds_store([reports[i] for i in rounds], now).items()}
 
     outcomes, points = [Outcome.REVOKED] * len(reports), []
     for index in valid:

@@ -1,9 +1,10 @@
 """The ingest's rate limits: events per federation, failed connection attempts per client address.
 
-A limit allows at most ``limit`` hits of one key in any ``seconds``. It is counted in two fixed
+A limit allows about ``limit`` hits of one key per ``seconds``. It is counted in two fixed
 windows and estimated as a sliding one (the previous window's count, weighted by how much of it
-the sliding window still covers, plus the current window's count), which keeps bursts at a
-window's edge within the limit without storing one entry per hit.
+the sliding window still covers, plus the current window's count): no entry per hit is stored,
+and a burst at a window's edge gets little more than the limit (at worst twice it, when the
+previous window's hits all came at its very end).
 
 Counts live in Redis when the portal has one, so every portal process serving the ingest
 shares them; in the embedded mode there is one process and they live in its memory. A whole
@@ -43,12 +44,14 @@ class MemoryCounts:
 
     def __init__(self):
         self.counts: dict[str, tuple[int, float]] = {}
+        self.swept = 0.0
 
     async def add_and_read(self, entries, ttl):
         """For each (key, amount, other_key): add ``amount`` to ``key``; the new count and ``other_key``'s."""
         now = time.monotonic()
-        if len(self.counts) > 100_000:
+        if len(self.counts) > 100_000 and now > self.swept + ttl:  # forget expired counters, at most once a ttl
             self.counts = {key: entry for key, entry in self.counts.items() if entry[1] > now}
+            self.swept = now
         results = []
         for key, amount, other in entries:
             count, expires = self.counts.get(key, (0, 0.0))
@@ -58,7 +61,7 @@ class MemoryCounts:
             results.append((count, other_count if other_expires > now else 0))
         return results
 
-    async def subtract(self, entries):
+    async def subtract(self, entries, ttl):
         for key, amount in entries:
             count, expires = self.counts.get(key, (0, 0.0))
             self.counts[key] = (max(0, count - amount), expires)
@@ -91,10 +94,11 @@ class RedisCounts:
         replies = await self.add_and_read_script(keys=keys, args=[ttl, *(amount for _, amount, _ in entries)])
         return list(zip(replies[::2], replies[1::2]))
 
-    async def subtract(self, entries):
+    async def subtract(self, entries, ttl):
         pipe = self.redis.pipeline(transaction=False)
         for key, amount in entries:
             pipe.decrby(key, amount)
+            pipe.expire(key, ttl)  # had it expired meanwhile, DECRBY made a new key: never keep it
         await pipe.execute()
 
 
@@ -129,7 +133,7 @@ class Throttle:
             if allowed[key] < amount:
                 refunds.append((current, amount - allowed[key]))
         if refunds:
-            await self.counts.subtract(refunds)
+            await self.counts.subtract(refunds, 2 * limit.seconds)
         return allowed
 
     async def take_events(self, per_federation: dict) -> dict:

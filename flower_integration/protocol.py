@@ -59,6 +59,7 @@ MESSAGES = {
     THROTTLED: "throttled: slow down",
     RETRY_LATER: "unavailable: try again later",
     TOKEN_REVOKED: "token revoked",
+    INVALID: "invalid event",
     REFUSED_TOKEN: "unknown federation or invalid token",
     REFUSED_ADDRESS: "too many failed connection attempts from this address: try again later",
 }
@@ -71,7 +72,11 @@ def refusal(code: str, message: str | None = None) -> dict:
 
 def retriable(answer) -> bool:
     """Whether an answer asks for the same event again later."""
-    return isinstance(answer, dict) and not answer.get("ok") and answer.get("code") in RETRIABLE
+    if not isinstance(answer, dict) or answer.get("ok"):
+        return False
+    if "code" not in answer:  # an Indexer from before the codes (F2F 0.2) said it in its text only
+        return str(answer.get("error", "")).startswith(tuple(MESSAGES[code].split(":")[0] for code in RETRIABLE))
+    return answer["code"] in RETRIABLE
 
 
 class ProtocolError(ValueError):

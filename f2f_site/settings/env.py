@@ -100,5 +100,9 @@ def database_from_url(url: str, *, variable: str = "DATABASE_URL") -> dict:
         path = unquote(parts.path)
         if not path or path == "/":
             raise ImproperlyConfigured(f"{variable} names no SQLite file: {url!r}")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+        # The ingest writes from a thread of its own beside the views: a writer takes the lock when its
+        # transaction begins and waits for it (instead of failing to upgrade a read lock), and WAL lets
+        # pages read while the ingest writes.
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {
+            "transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}}
     raise ImproperlyConfigured(f"{variable} has an unsupported scheme {parts.scheme!r}: use postgres:// or sqlite:///")

@@ -22,8 +22,9 @@ class Page(live.Watcher):
     async def deliver(self, states, rounds):
         self.delivered.append(({state["id"]: state["live_version"] for state in states}, rounds))
 
-    async def resync(self):
+    async def resync(self, states):
         self.resyncs += 1
+        self.resent = states
 
 
 def state(federation_id, version):
@@ -61,17 +62,35 @@ async def test_an_older_state_never_replaces_a_newer_one():
     assert page.delivered == [({1: 5}, [])]
 
 
-async def test_a_lost_message_is_reported_and_every_page_resent_the_truth(caplog):
+@pytest.mark.django_db(transaction=True)
+async def test_a_lost_message_is_reported_and_every_page_resent_the_truth(caplog, make_federation):
+    shown = await sync_to_async(make_federation)()
     hub = await live.hub()
-    pages = [Page({1}), Page({2})]
+    pages = [Page({shown.pk}), Page({shown.pk + 1000})]
     for page in pages:
         hub.watch(page)
     hub.receive(message(1, [state(1, 1)]))
     with caplog.at_level(logging.WARNING, logger="federations.live"):
         hub.receive(message(4, [state(2, 3)]))
+        hub.receive(message(7, [state(2, 4)]))  # more losses before the resync: still one resync
     await settled()
-    assert [page.resyncs for page in pages] == [1, 1] and hub.missed == 2
+    await settled()
+    assert [page.resyncs for page in pages] == [1, 1] and hub.missed == 4
+    assert [state["id"] for state in pages[0].resent] == [shown.pk] and pages[1].resent == []
     assert "2 message(s) from writer-a were lost" in caplog.text
+
+
+async def test_a_message_the_hub_cannot_read_is_dropped_and_the_next_ones_arrive(caplog):
+    hub = await live.hub()
+    page = Page({1})
+    hub.watch(page)
+    await live.get_channel_layer().group_send(live.LIVE_GROUP, {"type": live.MESSAGE_TYPE, "unexpected": True})
+    await sync_to_async(live.push, thread_sensitive=False)(states=[state(1, 1)])
+    for _ in range(100):
+        if page.delivered:
+            break
+        await asyncio.sleep(0.05)
+    assert page.delivered == [({1: 1}, [])] and "dropped a message" in caplog.text
 
 
 async def test_a_page_that_left_hears_nothing_more():
@@ -100,7 +119,6 @@ def test_a_sweep_of_thousands_goes_in_a_few_messages():
     messages = live._messages([state(n, 1) for n in range(2500)], [{"federation": 1, "round": 1}])
     assert [len(m["federations"]) for m in messages] == [1000, 1000, 500]
     assert [len(m["rounds"]) for m in messages] == [1, 0, 0]
-    assert [m["seq"] for m in messages] == sorted({m["seq"] for m in messages})
 
 
 @pytest.mark.services
@@ -132,3 +150,24 @@ def test_an_event_ingested_by_one_portal_reaches_a_page_open_on_another(transact
     finally:
         stop(ingesting.process)
         stop(serving.process)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_page_whose_connection_fails_midway_leaves_the_hub(federation, monkeypatch):
+    from channels.testing import WebsocketCommunicator
+
+    from f2f_site.asgi import application
+    from federations import consumers
+
+    async def broken(*args, **kwargs):
+        raise ConnectionError("the database restarted")
+
+    monkeypatch.setattr(consumers, "_current", broken)
+    page = WebsocketCommunicator(application, f"/ws/federations/{federation.pk}/",
+                                 headers=[(b"origin", b"http://127.0.0.1")])
+    try:
+        await page.connect()
+    except ConnectionError:
+        pass
+    hub = await live.hub()
+    assert hub.watchers == {}

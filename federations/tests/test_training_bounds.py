@@ -96,3 +96,71 @@ def test_pruning_is_undone_with_a_write_that_fails(federation, report, settings,
     monkeypatch.setattr(services, "offline_deadline", deadline)
     report(finished(1, run="b", started=START + 1))
     assert stored(federation) == [("b", 1)]
+
+
+@pytest.fixture
+def token(federation):
+    raw = services.reporting_token_issue(federation=federation)
+    return services.reporting_token_authenticate(federation_id=federation.pk, token=raw)
+
+
+def test_a_batch_counts_as_if_its_rounds_had_come_one_by_one(federation, token, make_federation, settings):
+    settings.F2F_ROUNDS_KEPT = 5
+    order = [*range(1, 21), 2]  # a late replay of a round already pushed out
+    outcomes = services.federations_apply_reports(reports=[
+        services.Report(federation.pk, token, finished(n, run="long", started=START, duration=float(n)))
+        for n in order])
+    assert outcomes == [services.Outcome.APPLIED] * 20 + [services.Outcome.STALE]
+    assert stored(federation) == [("long", n) for n in range(16, 21)]
+    federation.refresh_from_db()
+    assert federation.completed_rounds == 20 and federation.avg_round_duration == pytest.approx(10.5)
+    assert TrainingRun.objects.get(federation=federation).rounds_stored == 5
+
+
+def test_a_run_keeps_its_limit_whatever_state_came_between(federation, token, report, settings):
+    from federations.protocol import StateEvent
+
+    settings.F2F_ROUNDS_KEPT = 3
+    for number in range(1, 6):
+        report(finished(number, run="r", started=START))
+    report(StateEvent("r", START, "finished", 0, 5, 0, 2, 1.0))  # moves the live round back to 0
+    assert report(finished(1, run="r", started=START)) is False
+    assert report(finished(2, run="r", started=START)) is False
+    assert stored(federation) == [("r", 3), ("r", 4), ("r", 5)]
+    assert Federation.objects.get(pk=federation.pk).completed_rounds == 5
+
+
+def test_each_report_of_a_mixed_batch_gets_its_own_outcome(federation, token, make_federation):
+    other = make_federation()
+    other_token = services.reporting_token_authenticate(
+        federation_id=other.pk, token=services.reporting_token_issue(federation=other))
+    revoked = make_federation()
+    revoked_token = services.reporting_token_authenticate(
+        federation_id=revoked.pk, token=services.reporting_token_issue(federation=revoked))
+    services.reporting_token_revoke(federation=revoked)
+    reports = [
+        services.Report(federation.pk, token, finished(1, run="a", started=START)),
+        services.Report(revoked.pk, revoked_token, finished(1, run="a", started=START)),
+        services.Report(other.pk, token, finished(1, run="a", started=START)),  # another federation's token
+        services.Report(federation.pk, token, finished(1, run="a", started=START)),  # the same round again
+        services.Report(other.pk, other_token, finished(1, run="a", started=START)),
+        services.Report(federation.pk, token, finished(2, run="a", started=START)),
+    ]
+    assert services.federations_apply_reports(reports=reports) == [
+        services.Outcome.APPLIED, services.Outcome.REVOKED, services.Outcome.REVOKED, services.Outcome.STALE,
+        services.Outcome.APPLIED, services.Outcome.APPLIED]
+    assert stored(federation) == [("a", 1), ("a", 2)] and stored(other) == [("a", 1)] and stored(revoked) == []
+    assert [f.completed_rounds for f in Federation.objects.filter(pk__in=[federation.pk, other.pk, revoked.pk])
+            .order_by("pk")] == [2, 1, 0]
+
+
+def test_saving_a_card_never_puts_back_the_live_state_it_loaded(federation, token):
+    loaded = Federation.objects.get(pk=federation.pk)
+    services.federation_apply_event(federation_id=federation.pk, token_id=token,
+                                    event=finished(1, run="a", started=START))
+    services.federation_count_download(federation_id=federation.pk)
+    loaded.description = "A better description."
+    loaded.save()
+    federation.refresh_from_db()
+    assert federation.description == "A better description."
+    assert (federation.completed_rounds, federation.download_count, federation.live_version) == (1, 1, 2)
