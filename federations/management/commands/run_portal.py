@@ -1,7 +1,17 @@
+import hashlib
+import os
 import sys
+from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib.staticfiles.finders import get_finders
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
+
+# In the var dir: the fingerprint of the static sources as of the last complete collectstatic.
+STATIC_STAMP = "collectstatic.stamp"
 
 
 class Command(BaseCommand):
@@ -20,12 +30,19 @@ class Command(BaseCommand):
                                  "that overwrites them: daphne believes the leftmost X-Forwarded-For; the ingest's "
                                  "limits use F2F_TRUSTED_PROXIES instead)")
         parser.add_argument("--access-log", action="store_true", help="log every request to stdout")
+        parser.add_argument("--prepare", action="store_true",
+                            help="first migrate, collect the static files (unless their sources are unchanged since "
+                                 "the last collection), add demo federations to an empty catalog and ensure the "
+                                 "operator account, all in this process (what scripts/run does)")
 
-    def handle(self, *args, host, port, no_workers, proxy_headers, access_log, **options):
+    def handle(self, *args, host, port, no_workers, proxy_headers, access_log, prepare, **options):
+        if prepare:
+            self.prepare()
+
         from daphne.access import AccessLogGenerator
         from daphne.server import twisted_loop
 
-        from f2f_site.asgi import application
+        from f2f_site.asgi import application  # after prepare: whitenoise lists the collected files now
         from f2f_site.limits import CappedServer
         from federations import live
 
@@ -47,3 +64,49 @@ class Command(BaseCommand):
             action_logger=AccessLogGenerator(sys.stdout) if access_log else None,
             verbosity=0,
         ).run()
+
+    def prepare(self) -> None:
+        """The steps before serving, in this one process: starting Python and Django once for all of them is
+        most of what a start costs. A step that fails stops the start with its own error."""
+        steps = {
+            "migrate": lambda: call_command("migrate", interactive=False, verbosity=0),
+            "collectstatic": collect_static,
+            "seed_demo --if-empty": lambda: call_command("seed_demo", if_empty=True, stdout=self.stdout),
+            "ensure_operator": lambda: call_command("ensure_operator", stdout=self.stdout),
+        }
+        for name, step in steps.items():
+            try:
+                step()
+            except Exception:
+                self.stderr.write(f"The portal did not start: {name} failed.")
+                raise
+        connections.close_all()  # the server's threads open their own
+
+
+def static_sources_fingerprint() -> str:
+    """What collectstatic's output depends on: where and how it stores, and every source file it would
+    copy, by path, size and modification time (stat calls only: hashing the files is what we avoid)."""
+    lines = [repr(settings.STORAGES["staticfiles"])]
+    names = [name for name in dir(settings) if name.startswith(("STATIC", "WHITENOISE_"))]
+    lines += [f"{name}={getattr(settings, name)!r}" for name in names]
+    ignore_patterns = apps.get_app_config("staticfiles").ignore_patterns
+    for finder in get_finders():
+        for path, source in finder.list(ignore_patterns):
+            stat = os.stat(source.path(path))
+            prefix = getattr(source, "prefix", None) or ""
+            lines.append(f"{prefix}/{path} {source.path(path)} {stat.st_size} {stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+
+
+def collect_static() -> bool:
+    """collectstatic, skipped when the sources are those of the last complete collection. Returns
+    whether it ran. The manifest storage hashes and compresses every file on each run (seconds), even
+    when nothing changed, so this is most of a start that finds nothing to do."""
+    stamp = Path(settings.VAR_DIR) / STATIC_STAMP
+    fingerprint = static_sources_fingerprint()
+    if Path(settings.STATIC_ROOT).is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
+        return False
+    stamp.unlink(missing_ok=True)  # an interrupted collection is not a complete one
+    call_command("collectstatic", interactive=False, verbosity=0)
+    stamp.write_text(fingerprint)
+    return True
