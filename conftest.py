@@ -29,9 +29,9 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def make_federation(db):
-    """Build catalog entries with sensible card values; override any field by keyword."""
+    """Build catalog entries with sensible card values; override any card or live-state field by keyword."""
     from federations import services
-    from federations.models import Category, FlowerApi
+    from federations.models import Category, FlowerApi, LiveState
 
     counter = iter(range(1, 1_000_000))
 
@@ -55,7 +55,12 @@ def make_federation(db):
         }
         card.update(overrides)
         content = card.pop("client_content", CLIENT_SCRIPT)
-        return services.federation_create(client_content=content, **card)
+        live = {field: card.pop(field) for field in LiveState.FIELDS if field in card}
+        federation = services.federation_create(client_content=content, **card)
+        if live:
+            LiveState.objects.filter(pk=federation.pk).update(**live)
+            federation.refresh_from_db()
+        return federation
 
     return make
 

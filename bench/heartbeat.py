@@ -35,7 +35,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from federations import demo, live, services  # noqa: E402
-from federations.models import Federation, Status  # noqa: E402
+from federations.models import Federation, LiveState, Status  # noqa: E402
 
 TARGET_SECONDS = 1.0
 
@@ -43,11 +43,11 @@ TARGET_SECONDS = 1.0
 def prepare(silent: int) -> list[int]:
     now = timezone.now()
     ids = list(Federation.objects.order_by("id").values_list("id", flat=True))
-    Federation.objects.update(status=Status.ONLINE, offline_after=now + timezone.timedelta(hours=1))
-    Federation.objects.filter(id__in=ids[::len(ids) // silent][:silent]).update(
+    LiveState.objects.update(status=Status.ONLINE, offline_after=now + timezone.timedelta(hours=1))
+    LiveState.objects.filter(pk__in=ids[::len(ids) // silent][:silent]).update(
         offline_after=now - timezone.timedelta(seconds=1))
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE federations_federation")
+        cursor.execute("VACUUM ANALYZE federations_livestate")
     return ids
 
 
@@ -84,7 +84,7 @@ def run_once(silent: int) -> dict:
     prepare(silent)
     start = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE federations_federation SET status = 'offline' WHERE status = 'online' "
+        cursor.execute("UPDATE federations_livestate SET status = 'offline' WHERE status = 'online' "
                        "AND offline_after < now()")
     bare = time.perf_counter() - start
     return {"changed": len(changed), "sweep_s": swept, "received_s": delivered, "bare_update_s": bare}

@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from . import services
-from .models import ClientFile, Federation, ReportingToken
+from .models import ClientFile, Federation, LiveState, ReportingToken
 
 
 class ReportingTokenInline(admin.TabularInline):
@@ -21,26 +21,34 @@ class ReportingTokenInline(admin.TabularInline):
         return False
 
 
+class LiveStateInline(admin.StackedInline):
+    model = LiveState
+    fields = LiveState.FIELDS
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "training state (reported by the server)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Federation)
 class FederationAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "status", "phase", "category", "application", "round_progress",
-        "connected_clients", "completed_rounds", "download_count", "last_update",
+        "name", "live__status", "live__phase", "category", "application", "round_progress",
+        "live__connected_clients", "live__completed_rounds", "download_count", "live__last_update",
     ]
-    list_filter = ["status", "phase", "category", "flower_api", "created_at"]
+    list_filter = ["live__status", "live__phase", "category", "flower_api", "created_at"]
+    list_select_related = ["live"]
     search_fields = ["name", "slug", "application", "tags", "server_address", "owner_contact"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["client_file"]
     date_hierarchy = "created_at"
-    inlines = [ReportingTokenInline]
+    inlines = [LiveStateInline, ReportingTokenInline]
     actions = ["rotate_reporting_token", "revoke_reporting_tokens"]
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over a large catalog on every page is wasted work
-    readonly_fields = [
-        "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients",
-        "fraction_fit", "completed_rounds", "avg_round_duration", "last_update", "offline_after",
-        "download_count", "created_at",
-    ]
+    readonly_fields = ["download_count", "created_at"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "category", "application", "description", "tags"]}),
         ("Card", {"fields": [
@@ -48,12 +56,12 @@ class FederationAdmin(admin.ModelAdmin):
             "compute_needs", "license", "owner_contact",
         ]}),
         ("Joining", {"fields": ["server_address", "client_file"]}),
-        ("Training state (reported by the server)", {"fields": readonly_fields}),
+        ("Counts", {"fields": readonly_fields}),
     ]
 
     @admin.display(description="round")
     def round_progress(self, federation):
-        return f"{federation.current_round}/{federation.total_rounds}"
+        return f"{federation.live.current_round}/{federation.live.total_rounds}"
 
     @admin.action(description="Issue a new reporting token (revokes the old one)", permissions=["change"])
     def rotate_reporting_token(self, request, queryset):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from .models import Category, Federation, FlowerApi, Phase, Status
+from .models import Category, Federation, FlowerApi, LiveState, Phase, Status
 from .services import client_file_store, offline_deadline
 
 CLIENTS_DIR = Path(__file__).parent / "demo_clients"
@@ -59,8 +59,8 @@ def _client_files() -> dict:
     return {path.name: client_file_store(content=path.read_bytes()) for path in sorted(CLIENTS_DIR.glob("*.py"))}
 
 
-def build_federation(index: int, *, client_files: dict, now) -> Federation:
-    """The ``index``-th demo federation, unsaved; the same every time."""
+def build_federation(index: int, *, client_files: dict, now) -> tuple[Federation, LiveState]:
+    """The ``index``-th demo federation and its live state, unsaved; the same every time."""
     rng = random.Random(index)
     category, script, models, applications, subjects = rng.choice(TASKS)
     model_name, data_expected = rng.choice(models)
@@ -99,6 +99,9 @@ def build_federation(index: int, *, client_files: dict, now) -> Federation:
         owner_contact=f"fl-{index}@{place.lower()}.example.org",
         server_address=f"fl{index}.{place.lower()}.example.org:{port}",
         client_file=client_files[script],
+        created_at=created_at,
+    )
+    live = LiveState(
         status=Status.ONLINE if state in ("training", "waiting") else Status.OFFLINE,
         phase={"training": Phase.TRAINING, "finished": Phase.FINISHED, "waiting": Phase.WAITING,
                "offline": Phase.TRAINING}[state],
@@ -111,11 +114,10 @@ def build_federation(index: int, *, client_files: dict, now) -> Federation:
         avg_round_duration=avg,
         last_update=last_update,
         offline_after=offline_deadline(last_update=last_update, avg_round_duration=avg) if last_update else None,
-        download_count=int(rng.paretovariate(1.2) * 3) + completed,
-        created_at=created_at,
     )
+    federation.download_count = int(rng.paretovariate(1.2) * 3) + completed
     federation.search_document = federation.build_search_document()
-    return federation
+    return federation, live
 
 
 def seed(count: int, *, batch_size: int = 2000) -> int:
@@ -126,5 +128,10 @@ def seed(count: int, *, batch_size: int = 2000) -> int:
     for start in range(1, count + 1, batch_size):
         batch = [build_federation(i, client_files=client_files, now=now)
                  for i in range(start, min(start + batch_size, count + 1))]
-        Federation.objects.bulk_create(batch, ignore_conflicts=True)
+        # bulk_create bypasses Federation.save(), which adds the live states: add them here.
+        Federation.objects.bulk_create([federation for federation, _ in batch], ignore_conflicts=True)
+        ids = dict(Federation.objects.filter(slug__in=[f.slug for f, _ in batch]).values_list("slug", "id"))
+        for federation, live in batch:
+            live.federation_id = ids[federation.slug]
+        LiveState.objects.bulk_create([live for _, live in batch], ignore_conflicts=True)
     return Federation.objects.filter(slug__startswith="demo-").count() - before

@@ -83,36 +83,14 @@ class Card(models.Model):
 
 
 class Federation(Card):
-    """A Flower federation advertised in the catalog: its card and its current training state."""
+    """A Flower federation advertised in the catalog: its card; its training state is ``live``."""
 
     slug = models.SlugField(max_length=140, unique=True)
     client_file = models.ForeignKey(ClientFile, on_delete=models.PROTECT, related_name="federations")
 
-    # The training state, as last reported by the federation server.
-    # Indexed by the heartbeat's (status, offline_after) only: every index is written on each ingest update.
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE)
-    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.WAITING)
-    current_round = models.PositiveIntegerField(default=0)
-    total_rounds = models.PositiveIntegerField(default=0)
-    connected_clients = models.PositiveIntegerField(default=0)
-    min_clients = models.PositiveIntegerField(default=0)
-    fraction_fit = models.FloatField(default=1.0)
-    completed_rounds = models.PositiveIntegerField(default=0)
-    avg_round_duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
-    last_update = models.DateTimeField(null=True, blank=True)
-    offline_after = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="The heartbeat turns the server offline past this instant."
-    )
-
-    current_run = models.CharField(max_length=32, blank=True, help_text="The training run the server reports now.")
-    # The current run's start by the reporter's clock (ms since the epoch): it orders this
-    # federation's events (flower_integration.protocol.order) and is never shown as a time.
-    run_started = models.BigIntegerField(null=True, blank=True, editable=False)
-
+    # A federation's training state is its LiveState (``federation.live``): the ingest writes that narrow
+    # row on every event, and never this wide one with its many indexes.
     download_count = models.PositiveIntegerField(default=0)
-    # Counts the writes to the live state above (and downloads): a page keeps the highest it has seen, so
-    # pushes that cross on their way, from different processes, never leave it on an older state.
-    live_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     search_document = models.TextField(editable=False, blank=True)
 
@@ -121,27 +99,23 @@ class Federation(Card):
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="federation_newest"),
             models.Index(fields=["-download_count", "-id"], name="federation_most_downloaded"),
-            models.Index(fields=["-completed_rounds", "-id"], name="federation_most_active"),
-            models.Index(fields=["status", "offline_after"], name="federation_heartbeat"),
         ]
 
     def __str__(self):
         return self.name
 
-    # Written only by the services that own them (the ingest, the heartbeat, downloads): saving a card
-    # must never put back the values it loaded, or pages would ignore the next pushes (live_version).
-    LIVE_FIELDS = [
-        "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
-        "completed_rounds", "avg_round_duration", "last_update", "offline_after", "current_run", "run_started",
-        "live_version", "download_count",
-    ]
+    # Counted in the database by concurrent downloads: saving a card never puts back the value it loaded.
+    COUNTED_FIELDS = ["download_count"]
 
     def save(self, *args, update_fields=None, **kwargs):
+        adding = self._state.adding
         self.search_document = self.build_search_document()
-        if not self._state.adding and update_fields is None:
+        if not adding and update_fields is None:
             update_fields = [field.name for field in self._meta.concrete_fields
-                             if not field.primary_key and field.name not in self.LIVE_FIELDS]
+                             if not field.primary_key and field.name not in self.COUNTED_FIELDS]
         super().save(*args, update_fields=update_fields, **kwargs)
+        if adding:  # every federation has its live state from the start
+            LiveState.objects.create(federation=self)
 
     def build_search_document(self) -> str:
         return search.search_document(
@@ -155,11 +129,63 @@ class Federation(Card):
     def tag_list(self) -> list[str]:
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
 
+
+class LiveState(models.Model):
+    """A federation's training state, as its server last reported it: one narrow row per federation.
+
+    Written by the services that own it (the ingest, the heartbeat, downloads' version bump) and by
+    nothing else. The ingest rewrites it on every event, so it carries only the indexes the heartbeat
+    and the catalog's "most active" order need; the federation's card, with its search index, stays
+    untouched by training traffic.
+    """
+
+    federation = models.OneToOneField(Federation, on_delete=models.CASCADE, primary_key=True, related_name="live")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE)
+    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.WAITING)
+    current_round = models.PositiveIntegerField(default=0)
+    total_rounds = models.PositiveIntegerField(default=0)
+    connected_clients = models.PositiveIntegerField(default=0)
+    min_clients = models.PositiveIntegerField(default=0)
+    fraction_fit = models.FloatField(default=1.0)
+    completed_rounds = models.PositiveIntegerField(default=0)
+    avg_round_duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    last_update = models.DateTimeField(null=True, blank=True)
+    offline_after = models.DateTimeField(
+        null=True, blank=True, help_text="The heartbeat turns the server offline past this instant."
+    )
+    current_run = models.CharField(max_length=32, blank=True, help_text="The training run the server reports now.")
+    # The current run's start by the reporter's clock (ms since the epoch): it orders this
+    # federation's events (flower_integration.protocol.order) and is never shown as a time.
+    run_started = models.BigIntegerField(null=True, blank=True)
+    # Counts the writes to this state (and downloads): a page keeps the highest it has seen, so pushes
+    # that cross on their way, from different processes, never leave it on an older state.
+    live_version = models.PositiveBigIntegerField(default=0)
+
+    FIELDS = [
+        "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
+        "completed_rounds", "avg_round_duration", "last_update", "offline_after", "current_run", "run_started",
+        "live_version",
+    ]
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "offline_after"], name="live_heartbeat"),
+            models.Index(fields=["-completed_rounds", "-federation"], name="live_most_active"),
+        ]
+
+    def __str__(self):
+        return f"live state of federation {self.federation_id}"
+
     @property
     def progress_percent(self) -> int:
-        if not self.total_rounds:
-            return 0
-        return min(100, round(100 * self.current_round / self.total_rounds))
+        return progress_percent(self.current_round, self.total_rounds)
+
+
+def progress_percent(current_round: int, total_rounds: int) -> int:
+    """How far a training is, in whole percent (0 when its length is unknown)."""
+    if not total_rounds:
+        return 0
+    return min(100, round(100 * current_round / total_rounds))
 
 
 class TrainingRun(models.Model):

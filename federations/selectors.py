@@ -5,12 +5,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from . import search
-from .models import ClientFile, Federation, Phase, RoundRecord, Status
+from .models import ClientFile, Federation, LiveState, Phase, RoundRecord, Status, progress_percent
 
 SORTS = {
     "newest": ("-created_at", "-id"),
     "downloads": ("-download_count", "-id"),
-    "active": ("-completed_rounds", "-id"),
+    "active": ("-live__completed_rounds", "-id"),
 }
 DEFAULT_SORT = "newest"
 APPLICATIONS_CACHE_SECONDS = 60
@@ -30,8 +30,8 @@ def catalog(
     if application:
         federations = federations.filter(application=application)
     if online_only:
-        federations = federations.filter(status=Status.ONLINE)
-    return federations.select_related("client_file").defer(
+        federations = federations.filter(live__status=Status.ONLINE)
+    return federations.select_related("client_file", "live").defer(
         "search_document", "client_file__content", "description", "data_expected", "privacy_measures"
     ).order_by(*SORTS[sort])
 
@@ -57,7 +57,7 @@ def federation_by_key(key: str) -> Federation:
     else:
         lookup = {"slug": key}
     try:
-        return listed_federations().select_related("client_file").defer("client_file__content").get(**lookup)
+        return listed_federations().select_related("client_file", "live").defer("client_file__content").get(**lookup)
     except Federation.DoesNotExist:
         raise Http404("No such federation.") from None
 
@@ -66,30 +66,44 @@ def client_file_content(federation: Federation) -> bytes:
     return bytes(ClientFile.objects.values_list("content", flat=True).get(pk=federation.client_file_id))
 
 
+# The live state a page receives: these fields of a LiveState, its federation's id and download count.
 SNAPSHOT_FIELDS = [
-    "id", "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients",
-    "fraction_fit", "completed_rounds", "avg_round_duration", "last_update", "download_count", "current_run",
-    "live_version",
+    "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
+    "completed_rounds", "avg_round_duration", "last_update", "current_run", "live_version",
 ]
 
 
 _STATUS_LABELS, _PHASE_LABELS = dict(Status.choices), dict(Phase.choices)
 
 
-def snapshot(federation: Federation) -> dict:
-    """The live part of a federation, as pages receive it (JSON-ready). Built for every write the ingest makes."""
-    data = {field: getattr(federation, field) for field in SNAPSHOT_FIELDS}
-    data["last_update"] = federation.last_update.isoformat() if federation.last_update else None
-    data["status_label"] = _STATUS_LABELS.get(federation.status, federation.status)
-    data["phase_label"] = _PHASE_LABELS.get(federation.phase, federation.phase)
-    data["progress"] = federation.progress_percent
+def snapshot(live: LiveState, *, download_count: int) -> dict:
+    """A federation's live state as pages receive it (JSON-ready). Built for every write the ingest makes."""
+    return state_of({"id": live.pk, **{field: getattr(live, field) for field in SNAPSHOT_FIELDS},
+                     "download_count": download_count})
+
+
+def state_of(values: dict) -> dict:
+    """The state pages receive from a federation's ``id``, ``download_count`` and live ``SNAPSHOT_FIELDS``.
+
+    For writers that read rows rather than models (the heartbeat turns thousands offline at once).
+    """
+    data = dict(values)
+    data["last_update"] = values["last_update"].isoformat() if values["last_update"] else None
+    data["status_label"] = _STATUS_LABELS.get(values["status"], values["status"])
+    data["phase_label"] = _PHASE_LABELS.get(values["phase"], values["phase"])
+    data["progress"] = progress_percent(values["current_round"], values["total_rounds"])
     return data
+
+
+def live_states(federation_ids) -> QuerySet[LiveState]:
+    """The live states of the listed federations among ``federation_ids``."""
+    return LiveState.objects.filter(pk__in=federation_ids, federation__in=listed_federations())
 
 
 def federation_snapshots(federation_ids) -> list[dict]:
     """The live part of each listed federation among ``federation_ids``."""
-    return [snapshot(federation)
-            for federation in listed_federations().filter(pk__in=federation_ids).only(*SNAPSHOT_FIELDS)]
+    states = live_states(federation_ids).select_related("federation").only(*SNAPSHOT_FIELDS, "federation__download_count")
+    return [snapshot(live, download_count=live.federation.download_count) for live in states]
 
 
 def round_point(record: RoundRecord) -> dict:
@@ -102,11 +116,11 @@ def round_point(record: RoundRecord) -> dict:
 
 def round_history_of(federation_ids) -> list[dict]:
     """The learning curves of the first listed federation among ``federation_ids`` (a federation page's)."""
-    federation = listed_federations().filter(pk__in=federation_ids).only("id", "current_run").first()
-    return round_history(federation) if federation else []
+    live = live_states(federation_ids).only("current_run").first()
+    return round_history(live) if live else []
 
 
-def round_history(federation: Federation, *, limit: int = 1000) -> list[dict]:
-    """The learning curves of the federation's current (or last) run: its latest ``limit`` rounds, oldest first."""
-    latest = RoundRecord.objects.filter(federation=federation, run=federation.current_run).order_by("-number")
+def round_history(live: LiveState, *, limit: int = 1000) -> list[dict]:
+    """The learning curves of a federation's current (or last) run: its latest ``limit`` rounds, oldest first."""
+    latest = RoundRecord.objects.filter(federation_id=live.pk, run=live.current_run).order_by("-number")
     return [round_point(record) for record in reversed(latest[:limit])]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import live, protocol, selectors
-from .models import ClientFile, Federation, Phase, ReportingToken, RoundRecord, Status, TrainingRun
+from .models import ClientFile, Federation, LiveState, Phase, ReportingToken, RoundRecord, Status, TrainingRun
 from .protocol import FinalEvent, RoundEvent, StateEvent
 
 
@@ -50,20 +50,26 @@ def unique_slug(name: str) -> str:
 
 
 @transaction.atomic
-def federation_create(*, client_content: bytes, **card) -> Federation:
-    """Add a federation to the catalog with its client script (``card``: the model's card fields)."""
+def federation_create(*, client_content: bytes, total_rounds: int = 0, min_clients: int = 0, **card) -> Federation:
+    """Add a federation to the catalog with its client script (``card``: the model's card fields).
+
+    ``total_rounds`` and ``min_clients`` are what its live state shows until its server reports.
+    """
     federation = Federation(client_file=client_file_store(content=client_content), **card)
     federation.slug = federation.slug or unique_slug(federation.name)
     federation.full_clean()
     federation.save()
+    if total_rounds or min_clients:
+        federation.live.total_rounds, federation.live.min_clients = total_rounds, min_clients
+        federation.live.save(update_fields=["total_rounds", "min_clients"])
     return federation
 
 
 @transaction.atomic
 def federation_count_download(*, federation_id: int) -> None:
     """Count one download in the database itself, so concurrent downloads never lose a count."""
-    Federation.objects.filter(pk=federation_id).update(
-        download_count=F("download_count") + 1, live_version=F("live_version") + 1)
+    Federation.objects.filter(pk=federation_id).update(download_count=F("download_count") + 1)
+    LiveState.objects.filter(pk=federation_id).update(live_version=F("live_version") + 1)
     live.push_after_commit(federation_ids=[federation_id])
 
 
@@ -82,20 +88,31 @@ def offline_deadline(*, last_update: datetime, avg_round_duration: float | None)
 def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
     """Turn every online federation past its deadline offline; returns the ids it changed.
 
-    Rows are claimed with ``SKIP LOCKED`` and changed by one UPDATE: running it twice, or in two
-    workers at once, changes nothing more. The new states are pushed to open pages in a few
-    messages, not one per federation.
+    One statement claims the silent rows (``SKIP LOCKED`` on PostgreSQL), turns them offline and
+    returns their new states: running it twice, or in two workers at once, changes nothing more.
+    The states are pushed to open pages in a few messages, not one per federation.
     """
     now = now or timezone.now()
-    silent = Federation.objects.filter(status=Status.ONLINE, offline_after__lt=now)
+    table, fields = LiveState._meta.db_table, selectors.SNAPSHOT_FIELDS
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = (f"UPDATE {table} SET status = %s, live_version = live_version + 1 WHERE federation_id IN "
+           f"(SELECT federation_id FROM {table} WHERE status = %s AND offline_after < %s{skip_locked}) "
+           f"RETURNING federation_id, {', '.join(fields)}, (SELECT download_count FROM "
+           f"{Federation._meta.db_table} AS f WHERE f.id = {table}.federation_id)")
     with transaction.atomic():
-        federations = list(silent.select_for_update(skip_locked=True).only(*selectors.SNAPSHOT_FIELDS))
-        ids = [federation.pk for federation in federations]
-        Federation.objects.filter(pk__in=ids).update(status=Status.OFFLINE, live_version=F("live_version") + 1)
-        for federation in federations:
-            federation.status, federation.live_version = Status.OFFLINE, federation.live_version + 1
-        live.push_after_commit(states=[selectors.snapshot(federation) for federation in federations])
-    return ids
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [Status.OFFLINE, Status.ONLINE, connection.ops.adapt_datetimefield_value(now)])
+            rows = cursor.fetchall()
+        columns = ["id", *fields, "download_count"]
+        sqlite = connection.vendor == "sqlite"
+        states = []
+        for row in rows:
+            values = dict(zip(columns, row))
+            if sqlite:  # its rows hold text where PostgreSQL's hold datetimes
+                values["last_update"] = connection.ops.convert_datetimefield_value(values["last_update"], None, connection)
+            states.append(selectors.state_of(values))
+        live.push_after_commit(states=states)
+    return [state["id"] for state in states]
 
 
 def _token_hash(raw: str) -> str:
@@ -138,16 +155,16 @@ class TokenRevoked(Exception):
     """The token a connection authenticated with has been revoked since."""
 
 
-def _live_order(federation: Federation) -> tuple | None:
-    """Where the federation's live state stands in its history; None before any ordered event."""
+def _live_order(federation: LiveState) -> tuple | None:
+    """Where a federation's live state stands in its history; None before any ordered event."""
     if federation.run_started is None:
         return None
     return protocol.order(started=federation.run_started, run=federation.current_run,
                           finished=federation.phase == Phase.FINISHED, round=federation.current_round)
 
 
-def _live_changes(federation: Federation, event: StateEvent | RoundEvent | FinalEvent) -> dict:
-    """What ``event`` changes in the federation's live state: nothing when it is behind it.
+def _live_changes(federation: LiveState, event: StateEvent | RoundEvent | FinalEvent) -> dict:
+    """What ``event`` changes in a federation's live state: nothing when it is behind it.
 
     A state or final event at the live state's own place still applies (a new phase of the
     same round); a round event only moves the state when it is ahead.
@@ -187,10 +204,6 @@ class Outcome:
     APPLIED, STALE, REVOKED = "applied", "stale", "revoked"
 
 
-# The federation fields the ingest writes: the live ones but downloads, which are counted concurrently
-# (and read, for the pushed state).
-_INGEST_WRITES = [field for field in Federation.LIVE_FIELDS if field != "download_count"]
-_INGEST_READS = ["id", *Federation.LIVE_FIELDS]
 
 
 def _update_rows(model, rows: list, fields: list[str]) -> None:
@@ -328,9 +341,11 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     running aggregates over every round stored. Returns an ``Outcome`` per report; the new states
     are pushed to open pages once the transaction commits.
     """
-    # Locked in id order, so that two portal processes writing overlapping batches never deadlock.
-    federations = {federation.pk: federation for federation in Federation.objects.select_for_update()
-                   .filter(pk__in={r.federation_id for r in reports}).order_by("pk").only(*_INGEST_READS)}
+    # Locked in id order, so that two portal processes writing overlapping batches never deadlock. Only
+    # the narrow live states are written; the federations' download counts are read for the pushed states.
+    federations = {state.pk: state for state in LiveState.objects.select_for_update(of=("self",))
+                   .filter(pk__in={r.federation_id for r in reports}).order_by("pk")
+                   .select_related("federation").only(*LiveState.FIELDS, "federation__download_count")}
     active = set(ReportingToken.objects.filter(pk__in={r.token_id for r in reports}, revoked_at__isnull=True)
                  .values_list("pk", "federation_id"))
     valid = [index for index, r in enumerate(reports)
@@ -363,8 +378,9 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
         federation.offline_after = offline_deadline(last_update=now, avg_round_duration=federation.avg_round_duration)
         federation.live_version += 1
     changed = [federations[federation_id] for federation_id in sorted(touched)]
-    _update_rows(Federation, changed, _INGEST_WRITES)
-    live.push_after_commit(states=[selectors.snapshot(federation) for federation in changed], rounds=points)
+    _update_rows(LiveState, changed, LiveState.FIELDS)
+    live.push_after_commit(states=[selectors.snapshot(state, download_count=state.federation.download_count)
+                                   for state in changed], rounds=points)
     return outcomes
 
 

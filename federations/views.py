@@ -40,7 +40,7 @@ def federation_detail(request, key):
             "install_command": join.install_command(federation),
             "verify_command": join.verify_command(federation),
             "run_command": join.run_command(federation),
-            "history": selectors.round_history(federation),
+            "history": selectors.round_history(federation.live),
             "provenance": admission.federation_provenance(federation),
         },
     )

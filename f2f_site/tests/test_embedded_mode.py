@@ -51,9 +51,9 @@ def test_the_run_command_serves_the_whole_portal_embedded(tmp_path):
         # Heartbeat: the embedded beat and worker turn a silent server offline.
         slug = manage(env, "shell", "-c", (
             "from datetime import timedelta; from django.utils import timezone;"
-            "from federations.models import Federation;"
+            "from federations.models import Federation, LiveState;"
             "f = Federation.objects.order_by('id').first();"
-            "Federation.objects.filter(pk=f.pk).update(status='online', offline_after=timezone.now() - timedelta(seconds=1));"
+            "LiveState.objects.filter(pk=f.pk).update(status='online', offline_after=timezone.now() - timedelta(seconds=1));"
             "print(f.slug)"
         )).strip().splitlines()[-1]
         deadline = time.monotonic() + 20
@@ -61,7 +61,7 @@ def test_the_run_command_serves_the_whole_portal_embedded(tmp_path):
         while time.monotonic() < deadline and status != "offline":
             time.sleep(0.5)
             status = manage(env, "shell", "-c", (
-                f"from federations.models import Federation; print(Federation.objects.get(slug='{slug}').status)"
+                f"from federations.models import LiveState; print(LiveState.objects.get(federation__slug='{slug}').status)"
             )).strip().splitlines()[-1]
         assert status == "offline", log.read_text()
     finally:

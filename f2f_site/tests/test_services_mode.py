@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from conftest import database_url, start_celery, stop
-from federations.models import Federation, Status
+from federations.models import Federation, LiveState, Status
 
 pytestmark = pytest.mark.services
 
@@ -24,12 +24,12 @@ def celery_processes(transactional_db, tmp_path):
 
 
 def test_beat_and_a_worker_on_redis_turn_a_silent_server_offline(federation, celery_processes):
-    Federation.objects.filter(pk=federation.pk).update(
+    LiveState.objects.filter(pk=federation.pk).update(
         status=Status.ONLINE, offline_after=timezone.now() - timedelta(seconds=1)
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and Federation.objects.get(pk=federation.pk).status == Status.ONLINE:
+    while time.monotonic() < deadline and LiveState.objects.get(pk=federation.pk).status == Status.ONLINE:
         time.sleep(0.5)
     logs = "\n".join((celery_processes / name).read_text() for name in ("worker.log", "beat.log"))
-    assert Federation.objects.get(pk=federation.pk).status == Status.OFFLINE, logs
+    assert LiveState.objects.get(pk=federation.pk).status == Status.OFFLINE, logs
     assert "sweep_silent_federations" in logs

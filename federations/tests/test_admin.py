@@ -13,7 +13,7 @@ def test_operators_list_search_and_open_federations(admin_client, make_federatio
     listing = admin_client.get(reverse("admin:federations_federation_changelist"), {"q": "fraud"}).content.decode()
     assert "Lisbon Fraud detection" in listing and "Rio Chest" not in listing
     assert admin_client.get(reverse("admin:federations_federation_change", args=[federation.pk])).status_code == 200
-    assert admin_client.get(reverse("admin:federations_federation_changelist"), {"status": "online"}).status_code == 200
+    assert admin_client.get(reverse("admin:federations_federation_changelist"), {"live__status__exact": "online"}).status_code == 200
 
 
 def test_operators_upload_a_client_file_and_read_its_source(admin_client, db):

@@ -4,6 +4,7 @@ from channels.testing import WebsocketCommunicator
 
 from f2f_site.asgi import application
 from federations import consumers, services
+from federations.models import LiveState
 from federations.protocol import RoundEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,8 +92,8 @@ async def test_what_a_browser_sends_changes_nothing(federation):
         assert await page.receive_nothing(timeout=0.3)
     finally:
         await page.disconnect()
-    await database_sync_to_async(federation.refresh_from_db)()
-    assert federation.status == "offline"
+    status = await database_sync_to_async(lambda: LiveState.objects.get(pk=federation.pk).status)()
+    assert status == "offline"
 
 
 async def test_an_unknown_federation_page_is_closed(db):

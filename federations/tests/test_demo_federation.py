@@ -19,6 +19,6 @@ def test_the_demo_federation_trains_and_reports_to_the_portal(live_portal):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     federation = Federation.objects.get(name="Live demo: handwritten digits")
     assert f"Watch it at {live_portal.url}{federation.get_absolute_url()}" in result.stdout
-    assert federation.completed_rounds == 2 and federation.phase == "finished"
+    assert federation.live.completed_rounds == 2 and federation.live.phase == "finished"
     assert RoundRecord.objects.filter(federation=federation, metrics__has_key="accuracy").count() == 2
     assert federation.client_file.sha256 and b"ClientApp" in bytes(federation.client_file.content)

@@ -8,7 +8,7 @@ import socketio
 from django.forms.models import model_to_dict
 
 from federations import protocol, services
-from federations.models import Federation, RoundRecord
+from federations.models import Federation, LiveState, RoundRecord
 
 STATE = {"v": 2, "run": "r1", "started": 1_750_000_000_000, "phase": "training", "round": 1, "total_rounds": 5, "connected_clients": 2,
          "min_clients": 2, "fraction_fit": 1.0}
@@ -42,7 +42,7 @@ def test_a_reporter_with_its_token_is_stored(live_portal, reporting_federation):
     finally:
         client.disconnect()
     federation.refresh_from_db()
-    assert federation.status == "online" and federation.completed_rounds == 1 and federation.current_round == 1
+    assert federation.live.status == "online" and federation.live.completed_rounds == 1 and federation.live.current_round == 1
     assert RoundRecord.objects.get().metrics == {"accuracy": 0.6}
 
 
@@ -246,7 +246,7 @@ def test_a_replayed_old_state_or_run_does_not_move_the_live_state_back(live_port
     finally:
         client.disconnect()
     federation.refresh_from_db()
-    assert (federation.current_run, federation.current_round) == ("r2", 5)
+    assert (federation.live.current_run, federation.live.current_round) == ("r2", 5)
 
 
 def test_an_old_reporter_is_told_to_upgrade(live_portal, reporting_federation):
@@ -289,4 +289,4 @@ def test_a_reporter_whose_clock_is_behind_the_current_run_says_so(live_portal, r
     behind.close(timeout=15)
     assert behind.delivered == 1
     assert "is this machine's clock behind?" in caplog.text
-    assert Federation.objects.get(pk=federation.pk).current_run == "current"
+    assert LiveState.objects.get(pk=federation.pk).current_run == "current"

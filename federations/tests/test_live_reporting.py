@@ -5,7 +5,7 @@ import pytest
 
 from conftest import free_port, start_portal, stop, database_url
 from federations import services
-from federations.models import Federation, Phase, RoundRecord, Status
+from federations.models import Federation, LiveState, Phase, RoundRecord, Status
 from flower_integration import Reporter
 from flower_integration.tests.harness import Federation as FlowerFederation
 
@@ -26,15 +26,15 @@ def test_a_federation_reports_each_round_with_its_metrics(live_portal, reporting
 
     assert "F2F reporter delivered all: True" in output
     federation.refresh_from_db()
-    assert (federation.status, federation.phase, federation.completed_rounds) == (Status.ONLINE, Phase.FINISHED, 3)
-    assert (federation.current_round, federation.total_rounds) == (3, 3)
-    assert (federation.connected_clients, federation.min_clients) == (2, 2)
+    assert (federation.live.status, federation.live.phase, federation.live.completed_rounds) == (Status.ONLINE, Phase.FINISHED, 3)
+    assert (federation.live.current_round, federation.live.total_rounds) == (3, 3)
+    assert (federation.live.connected_clients, federation.live.min_clients) == (2, 2)
     records = list(RoundRecord.objects.filter(federation=federation).order_by("number"))
     assert [record.number for record in records] == [1, 2, 3]
     assert all(record.num_clients == 2 and record.num_examples == 1437 for record in records)
     assert records[0].loss > records[2].loss > 0
     assert 0.5 < records[2].metrics["accuracy"] <= 1
-    assert federation.avg_round_duration == pytest.approx(sum(r.duration for r in records) / 3)
+    assert federation.live.avg_round_duration == pytest.approx(sum(r.duration for r in records) / 3)
 
 
 def test_training_is_bit_identical_with_the_reporter_reaching_the_indexer(live_portal, reporting, tmp_path):
@@ -46,7 +46,7 @@ def test_training_is_bit_identical_with_the_reporter_reaching_the_indexer(live_p
         with np.load(path) as saved:
             weights.append([saved[key].tobytes() for key in sorted(saved.files)])
     assert weights[0] == weights[1]
-    assert Federation.objects.get(pk=federation.pk).completed_rounds == 3
+    assert LiveState.objects.get(pk=federation.pk).completed_rounds == 3
 
 
 def test_the_reporter_catches_up_after_an_indexer_outage(transactional_db, reporting, tmp_path):
@@ -66,5 +66,5 @@ def test_the_reporter_catches_up_after_an_indexer_outage(transactional_db, repor
     finally:
         stop(portal.process)
     federation.refresh_from_db()
-    assert federation.completed_rounds == 3 and federation.phase == Phase.FINISHED
+    assert federation.live.completed_rounds == 3 and federation.live.phase == Phase.FINISHED
     assert reporter.delivered == 5 and reporter.rejected == 0

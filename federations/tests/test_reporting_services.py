@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from federations import live, services
-from federations.models import Federation, Phase, ReportingToken, RoundRecord, Status
+from federations.models import Federation, LiveState, Phase, ReportingToken, RoundRecord, Status
 from federations.protocol import FinalEvent, RoundEvent, StateEvent
 
 
@@ -29,20 +29,20 @@ def round_event(number, duration, run="r1", loss=0.5, started=STARTED):
 def test_a_state_event_updates_the_training_state_and_marks_the_server_online(federation, token, settings):
     settings.F2F_OFFLINE_AFTER = 600
     apply(federation, token, StateEvent("r1", STARTED, "training", 3, 10, 4, 2, 0.5))
-    assert (federation.status, federation.phase, federation.current_round, federation.total_rounds) == (
+    assert (federation.live.status, federation.live.phase, federation.live.current_round, federation.live.total_rounds) == (
         Status.ONLINE, Phase.TRAINING, 3, 10)
-    assert (federation.connected_clients, federation.min_clients, federation.fraction_fit) == (4, 2, 0.5)
-    assert federation.current_run == "r1"
-    assert timezone.now() - federation.last_update < timedelta(seconds=5)
-    assert federation.offline_after == federation.last_update + timedelta(seconds=600)
+    assert (federation.live.connected_clients, federation.live.min_clients, federation.live.fraction_fit) == (4, 2, 0.5)
+    assert federation.live.current_run == "r1"
+    assert timezone.now() - federation.live.last_update < timedelta(seconds=5)
+    assert federation.live.offline_after == federation.live.last_update + timedelta(seconds=600)
 
 
 def test_rounds_count_by_increment_and_average_as_a_running_mean(federation, token):
     apply(federation, token, round_event(1, 10.0))
     apply(federation, token, round_event(2, 20.0))
     apply(federation, token, round_event(3, 60.0))
-    assert federation.completed_rounds == 3
-    assert federation.avg_round_duration == pytest.approx(30.0)
+    assert federation.live.completed_rounds == 3
+    assert federation.live.avg_round_duration == pytest.approx(30.0)
     assert list(RoundRecord.objects.values_list("number", "duration", "loss", "metrics")) == [
         (1, 10.0, 0.5, {"accuracy": 0.8}), (2, 20.0, 0.5, {"accuracy": 0.8}), (3, 60.0, 0.5, {"accuracy": 0.8})]
 
@@ -51,34 +51,34 @@ def test_a_repeated_or_late_round_never_counts_twice(federation, token):
     apply(federation, token, round_event(1, 10.0))
     apply(federation, token, round_event(2, 20.0))
     apply(federation, token, round_event(1, 99.0, loss=9.9))  # resent after a lost acknowledgement
-    assert federation.completed_rounds == 2
-    assert federation.avg_round_duration == pytest.approx(15.0)
+    assert federation.live.completed_rounds == 2
+    assert federation.live.avg_round_duration == pytest.approx(15.0)
     assert RoundRecord.objects.get(number=1).loss == 0.5
 
 
 def test_a_new_run_keeps_its_own_rounds(federation, token):
     apply(federation, token, round_event(1, 10.0, run="first"))
     apply(federation, token, round_event(1, 30.0, run="second"))
-    assert federation.completed_rounds == 2
+    assert federation.live.completed_rounds == 2
     assert RoundRecord.objects.filter(federation=federation).count() == 2
 
 
 def test_slow_rounds_push_the_offline_deadline_to_ten_rounds(federation, token, settings):
     settings.F2F_OFFLINE_AFTER = 60
     apply(federation, token, round_event(1, 30.0))
-    assert federation.offline_after == federation.last_update + timedelta(seconds=300)
+    assert federation.live.offline_after == federation.live.last_update + timedelta(seconds=300)
 
 
 def test_the_final_event_finishes_the_training(federation, token):
     apply(federation, token, FinalEvent("r1", STARTED, 10))
-    assert federation.phase == Phase.FINISHED
+    assert federation.live.phase == Phase.FINISHED
 
 
 def test_a_revoked_token_writes_nothing(federation, token):
     services.reporting_token_revoke(federation=federation)
     with pytest.raises(services.TokenRevoked):
         apply(federation, token, round_event(1, 10.0))
-    assert federation.completed_rounds == 0 and not RoundRecord.objects.exists()
+    assert federation.live.completed_rounds == 0 and not RoundRecord.objects.exists()
 
 
 def test_tokens_are_stored_hashed_rotated_and_bound_to_their_federation(make_federation):
@@ -118,14 +118,14 @@ def test_every_write_to_the_live_state_counts_a_version(federation, token):
     apply(federation, token, round_event(1, 10.0))  # a replay changes nothing but the liveness: still a write
     services.federation_count_download(federation_id=federation.pk)
     federation.refresh_from_db()
-    assert federation.live_version == 3
+    assert federation.live.live_version == 3
 
 
 def test_the_heartbeat_pushes_the_federations_it_turned_offline(
     make_federation, live_pushes, django_capture_on_commit_callbacks
 ):
     silent = [make_federation() for _ in range(3)]
-    Federation.objects.filter(pk__in=[f.pk for f in silent]).update(
+    LiveState.objects.filter(pk__in=[f.pk for f in silent]).update(
         status=Status.ONLINE, offline_after=timezone.now() - timedelta(seconds=1))
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -2,7 +2,7 @@ import ast
 
 from django.core.management import call_command
 
-from federations.models import ClientFile, Federation, Status
+from federations.models import ClientFile, Federation, LiveState, Status
 
 
 def test_seed_demo_is_idempotent_and_extends_an_earlier_seed(db, capsys):
@@ -21,7 +21,8 @@ def test_demo_federations_are_varied_and_searchable(db):
     call_command("seed_demo", count=60)
     assert Federation.objects.values("category").distinct().count() >= 5
     assert Federation.objects.values("application").distinct().count() >= 8
-    assert set(Federation.objects.values_list("status", flat=True)) == {Status.ONLINE, Status.OFFLINE}
+    assert set(LiveState.objects.values_list("status", flat=True)) == {Status.ONLINE, Status.OFFLINE}
+    assert LiveState.objects.filter(federation__slug__startswith="demo-").count() == 60
     assert not Federation.objects.filter(search_document="").exists()
 
 

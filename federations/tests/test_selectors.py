@@ -2,7 +2,7 @@ import pytest
 from django.http import Http404
 
 from federations import selectors
-from federations.models import Federation, Status
+from federations.models import Federation, LiveState, Status
 
 
 def names(queryset):
@@ -25,8 +25,9 @@ def test_catalog_sorts_newest_most_downloaded_and_most_active(make_federation):
     popular = make_federation(name="popular")
     busy = make_federation(name="busy")
     Federation.objects.filter(pk=popular.pk).update(download_count=50)
-    Federation.objects.filter(pk=busy.pk).update(completed_rounds=90)
-    Federation.objects.filter(pk=old.pk).update(download_count=5, completed_rounds=5)
+    LiveState.objects.filter(pk=busy.pk).update(completed_rounds=90)
+    Federation.objects.filter(pk=old.pk).update(download_count=5)
+    LiveState.objects.filter(pk=old.pk).update(completed_rounds=5)
 
     assert names(selectors.catalog(sort="newest")) == ["busy", "popular", "old"]
     assert names(selectors.catalog(sort="downloads")) == ["popular", "old", "busy"]

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from federations import services
-from federations.models import ClientFile, Federation, Status
+from federations.models import ClientFile, Federation, LiveState, Status
 
 
 def test_it_stores_a_client_file_once_per_content(db):
@@ -59,7 +59,7 @@ def test_offline_deadline_is_the_floor_or_ten_rounds_whichever_is_longer(setting
 
 def _reporting(federation, *, seconds_ago, avg=None):
     last = timezone.now() - timedelta(seconds=seconds_ago)
-    Federation.objects.filter(pk=federation.pk).update(
+    LiveState.objects.filter(pk=federation.pk).update(
         status=Status.ONLINE, last_update=last, avg_round_duration=avg,
         offline_after=services.offline_deadline(last_update=last, avg_round_duration=avg),
     )
@@ -75,5 +75,5 @@ def test_it_marks_silent_servers_offline_and_leaves_the_others(make_federation, 
     assert services.federations_mark_silent_offline() == [silent.pk]
     assert services.federations_mark_silent_offline() == []  # safe to run twice
 
-    statuses = dict(Federation.objects.values_list("pk", "status"))
+    statuses = dict(LiveState.objects.values_list("pk", "status"))
     assert statuses == {silent.pk: Status.OFFLINE, recent.pk: Status.ONLINE, slow.pk: Status.ONLINE}

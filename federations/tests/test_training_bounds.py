@@ -3,7 +3,7 @@
 import pytest
 
 from federations import services
-from federations.models import Federation, RoundRecord, TrainingRun
+from federations.models import Federation, LiveState, RoundRecord, TrainingRun
 from federations.protocol import RoundEvent
 
 START = 1_750_000_000_000
@@ -37,11 +37,11 @@ def test_a_replayed_round_of_a_dropped_run_is_neither_stored_nor_counted(federat
     settings.F2F_RUNS_KEPT = 2
     for n in range(3):
         report(finished(1, run=f"run{n}", started=START + n))
-    before = Federation.objects.get(pk=federation.pk).completed_rounds
+    before = LiveState.objects.get(pk=federation.pk).completed_rounds
     assert report(finished(1, run="run0", started=START)) is False
     assert report(finished(2, run="run0", started=START)) is False
     assert stored(federation) == [("run1", 1), ("run2", 1)]
-    assert Federation.objects.get(pk=federation.pk).completed_rounds == before == 3
+    assert LiveState.objects.get(pk=federation.pk).completed_rounds == before == 3
 
 
 def test_a_long_run_keeps_its_latest_rounds(federation, report, settings):
@@ -50,13 +50,13 @@ def test_a_long_run_keeps_its_latest_rounds(federation, report, settings):
         report(finished(number, run="long", started=START, duration=float(number)))
     assert stored(federation) == [("long", n) for n in range(16, 21)]
     federation.refresh_from_db()
-    assert federation.completed_rounds == 20
+    assert federation.live.completed_rounds == 20
     # A running mean over every round completed, pruned ones included: never recomputed from stored rows.
-    assert federation.avg_round_duration == pytest.approx(10.5)
+    assert federation.live.avg_round_duration == pytest.approx(10.5)
 
     assert report(finished(3, run="long", started=START)) is False  # older than what the run keeps
     assert stored(federation) == [("long", n) for n in range(16, 21)]
-    assert Federation.objects.get(pk=federation.pk).completed_rounds == 20
+    assert LiveState.objects.get(pk=federation.pk).completed_rounds == 20
 
 
 def test_lowering_a_bound_prunes_down_to_it_on_the_next_write(federation, report, settings):
@@ -113,7 +113,7 @@ def test_a_batch_counts_as_if_its_rounds_had_come_one_by_one(federation, token, 
     assert outcomes == [services.Outcome.APPLIED] * 20 + [services.Outcome.STALE]
     assert stored(federation) == [("long", n) for n in range(16, 21)]
     federation.refresh_from_db()
-    assert federation.completed_rounds == 20 and federation.avg_round_duration == pytest.approx(10.5)
+    assert federation.live.completed_rounds == 20 and federation.live.avg_round_duration == pytest.approx(10.5)
     assert TrainingRun.objects.get(federation=federation).rounds_stored == 5
 
 
@@ -127,7 +127,7 @@ def test_a_run_keeps_its_limit_whatever_state_came_between(federation, token, re
     assert report(finished(1, run="r", started=START)) is False
     assert report(finished(2, run="r", started=START)) is False
     assert stored(federation) == [("r", 3), ("r", 4), ("r", 5)]
-    assert Federation.objects.get(pk=federation.pk).completed_rounds == 5
+    assert LiveState.objects.get(pk=federation.pk).completed_rounds == 5
 
 
 def test_each_report_of_a_mixed_batch_gets_its_own_outcome(federation, token, make_federation):
@@ -150,7 +150,7 @@ def test_each_report_of_a_mixed_batch_gets_its_own_outcome(federation, token, ma
         services.Outcome.APPLIED, services.Outcome.REVOKED, services.Outcome.REVOKED, services.Outcome.STALE,
         services.Outcome.APPLIED, services.Outcome.APPLIED]
     assert stored(federation) == [("a", 1), ("a", 2)] and stored(other) == [("a", 1)] and stored(revoked) == []
-    assert [f.completed_rounds for f in Federation.objects.filter(pk__in=[federation.pk, other.pk, revoked.pk])
+    assert [f.live.completed_rounds for f in Federation.objects.filter(pk__in=[federation.pk, other.pk, revoked.pk])
             .order_by("pk")] == [2, 1, 0]
 
 
@@ -163,4 +163,4 @@ def test_saving_a_card_never_puts_back_the_live_state_it_loaded(federation, toke
     loaded.save()
     federation.refresh_from_db()
     assert federation.description == "A better description."
-    assert (federation.completed_rounds, federation.download_count, federation.live_version) == (1, 1, 2)
+    assert (federation.live.completed_rounds, federation.download_count, federation.live.live_version) == (1, 1, 2)

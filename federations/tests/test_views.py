@@ -3,7 +3,7 @@ import hashlib
 import pytest
 from django.urls import reverse
 
-from federations.models import Federation, Status
+from federations.models import Federation, LiveState, Status
 from federations.views import PAGE_SIZE
 
 
@@ -13,7 +13,8 @@ def catalog(client, **params):
 
 def test_the_catalog_lists_federations_as_a_tracker_does(client, make_federation):
     federation = make_federation(name="Rio Chest X-ray triage", status=Status.ONLINE)
-    Federation.objects.filter(pk=federation.pk).update(download_count=1234, completed_rounds=7, avg_round_duration=12.34)
+    Federation.objects.filter(pk=federation.pk).update(download_count=1234)
+    LiveState.objects.filter(pk=federation.pk).update(completed_rounds=7, avg_round_duration=12.34)
 
     page = catalog(client).content.decode()
 
@@ -75,7 +76,7 @@ def test_hostile_text_is_shown_escaped(client, make_federation):
 
 def test_the_federation_page_shows_its_card_state_and_join_box(client, make_federation):
     federation = make_federation(name="Osaka keyword spotting", server_address="fl.osaka.example.org:9092")
-    Federation.objects.filter(pk=federation.pk).update(current_round=3, total_rounds=10, connected_clients=4, min_clients=2)
+    LiveState.objects.filter(pk=federation.pk).update(current_round=3, total_rounds=10, connected_clients=4, min_clients=2)
 
     page = client.get(federation.get_absolute_url()).content.decode()
 

@@ -64,7 +64,7 @@ def test_approval_lists_the_federation_with_its_client_and_issues_a_token_once(d
     federation = candidacy.federation
     assert candidacy.status == "approved" and federation.name == card["name"]
     assert federation.client_file.sha256 == candidacy.client_sha256
-    assert (federation.total_rounds, federation.min_clients) == (20, 2)
+    assert (federation.live.total_rounds, federation.live.min_clients) == (20, 2)
     token = services.candidacy_reveal_token(candidacy_id=candidacy.pk)
     assert reporting_token_authenticate(federation_id=federation.pk, token=token) is not None
     assert services.candidacy_reveal_token(candidacy_id=candidacy.pk) is None  # shown once

@@ -24,7 +24,7 @@ from django.conf import settings
 
 from conftest import CLIENT_SCRIPT, database_url, start_portal, stop
 from federations import services as federation_services
-from federations.models import Federation
+from federations.models import Federation, LiveState
 from indexer.models import Candidacy
 
 SENT_AT_MOST = 300 * 1024 * 1024
@@ -230,7 +230,7 @@ def test_socketio_over_polling_still_works(portal, make_federation):
     post("420" + json.dumps(["state", state]))
     assert [json.loads(p[3:]) for p in received() if p.startswith("430")] == [[{"ok": True}]]
     post("1")  # Engine.IO close
-    assert Federation.objects.get(pk=federation.pk).current_round == 1
+    assert LiveState.objects.get(pk=federation.pk).current_round == 1
 
 
 def test_a_websocket_message_over_the_cap_closes_the_socket(transactional_db, tmp_path, federation):

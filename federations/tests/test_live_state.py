@@ -1,0 +1,74 @@
+"""A federation's training state lives in its own narrow row, which training traffic writes alone."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
+
+from federations import services
+from federations.models import Federation, LiveState
+from federations.protocol import RoundEvent, StateEvent
+
+START = 1_750_000_000_000
+
+
+def test_every_federation_has_its_live_state_from_the_start(make_federation):
+    created = make_federation(total_rounds=30, min_clients=3)
+    saved = Federation.objects.create(name="Saved directly", slug="saved-directly", client_file=created.client_file,
+                                      category="tabular", application="Finance", description="-",
+                                      model_name="-", data_expected="-", flower_version="1.42.0",
+                                      flower_api="legacy", compute_needs="-", license="MIT",
+                                      owner_contact="a@example.org", server_address="fl.example.org:8080")
+    assert LiveState.objects.get(pk=created.pk).total_rounds == 30
+    assert LiveState.objects.get(pk=created.pk).min_clients == 3
+    assert LiveState.objects.get(pk=saved.pk).status == "offline"
+
+
+def test_training_traffic_never_writes_a_federations_card_row(federation):
+    raw = services.reporting_token_issue(federation=federation)
+    token = services.reporting_token_authenticate(federation_id=federation.pk, token=raw)
+    reports = [services.Report(federation.pk, token, StateEvent("r", START, "training", 1, 5, 2, 2, 1.0)),
+               services.Report(federation.pk, token, RoundEvent("r", START, 1, 4.0, 0.5, {}, 2, 100))]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.federations_apply_reports(reports=reports) == [services.Outcome.APPLIED] * 2
+        services.federations_mark_silent_offline()
+
+    writes = [query["sql"] for query in queries if query["sql"].lstrip().upper().startswith(("UPDATE", "INSERT"))]
+    assert any('"federations_livestate"' in sql or "federations_livestate" in sql for sql in writes)
+    assert not [sql for sql in writes if "federations_federation" in sql.split(" WHERE ")[0].split(" FROM ")[0]]
+    assert LiveState.objects.get(pk=federation.pk).completed_rounds == 1
+
+
+def test_a_card_save_leaves_the_live_state_alone(federation):
+    LiveState.objects.filter(pk=federation.pk).update(status="online", completed_rounds=7)
+    federation.description = "Edited."
+    federation.save()
+    assert LiveState.objects.filter(pk=federation.pk, status="online", completed_rounds=7).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_each_federations_state_to_its_row():
+    executor = MigrationExecutor(connection)
+    before, after = [("federations", "0005_federation_live_version")], [("federations", "0006_live_state")]
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        client_file = old.get_model("federations", "ClientFile").objects.create(content=b"x", sha256="0" * 64, size=1)
+        federation = old.get_model("federations", "Federation").objects.create(
+            name="Old", slug="old", client_file=client_file, category="tabular", application="Finance",
+            description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
+            compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080",
+            status="online", phase="training", current_round=4, total_rounds=9, completed_rounds=3,
+            current_run="r7", run_started=START, live_version=12)
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        live = executor.loader.project_state(after).apps.get_model("federations", "LiveState").objects.get(
+            pk=federation.pk)
+        assert (live.status, live.phase, live.current_round, live.total_rounds, live.completed_rounds) == (
+            "online", "training", 4, 9, 3)
+        assert (live.current_run, live.run_started, live.live_version) == ("r7", START, 12)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
