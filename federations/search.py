@@ -4,7 +4,9 @@ Both backends see the text through one tokenizer: case-folded runs of letters an
 Each federation stores its searchable text as those tokens joined by spaces
 (``search_document``). A query matches when every one of its tokens is a prefix of some
 token of the document. PostgreSQL answers that with ``to_tsvector('simple', ...)`` and a
-``term:* & ...`` tsquery over a GIN expression index; SQLite with ``LIKE '% term%'``.
+``term:* & ...`` tsquery over a GIN expression index; SQLite with an FTS5 index of the
+same documents (``"term"* AND ...``), whose ``unicode61`` tokenizer splits them where we did
+(letters and digits are its token characters too) and, told not to, leaves diacritics alone.
 The ``simple`` configuration neither stems nor drops stop words, so both agree.
 """
 
@@ -12,11 +14,29 @@ import re
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 _TOKEN = re.compile(r"[^\W_]+")
 MAX_QUERY_TERMS = 8
 CONFIG = "simple"
+SQLITE_INDEX = "federations_federation_search"
+_SQLITE_INDEX_SQL = [
+    # External content: the index keeps only the tokens and reads documents from the federations.
+    f"""CREATE VIRTUAL TABLE {SQLITE_INDEX} USING fts5(search_document, content='federations_federation',
+        content_rowid='id', tokenize='unicode61 remove_diacritics 0')""",
+    f"""CREATE TRIGGER {SQLITE_INDEX}_insert AFTER INSERT ON federations_federation BEGIN
+        INSERT INTO {SQLITE_INDEX}(rowid, search_document) VALUES (new.id, new.search_document); END""",
+    f"""CREATE TRIGGER {SQLITE_INDEX}_delete AFTER DELETE ON federations_federation BEGIN
+        INSERT INTO {SQLITE_INDEX}({SQLITE_INDEX}, rowid, search_document)
+        VALUES ('delete', old.id, old.search_document); END""",
+    # Only when the document is written: the ingest's updates of live fields leave the index alone.
+    f"""CREATE TRIGGER {SQLITE_INDEX}_update AFTER UPDATE OF search_document ON federations_federation BEGIN
+        INSERT INTO {SQLITE_INDEX}({SQLITE_INDEX}, rowid, search_document)
+        VALUES ('delete', old.id, old.search_document);
+        INSERT INTO {SQLITE_INDEX}(rowid, search_document) VALUES (new.id, new.search_document); END""",
+    f"INSERT INTO {SQLITE_INDEX}({SQLITE_INDEX}) VALUES ('rebuild')",
+]
 
 
 def tokens(text: str) -> list[str]:
@@ -43,7 +63,18 @@ def matching(queryset: QuerySet, query: str) -> QuerySet:
         return queryset.annotate(search=search_vector()).filter(
             search=SearchQuery(tsquery, search_type="raw", config=CONFIG)
         )
-    condition = Q()
-    for term in terms:
-        condition &= Q(search_document__contains=f" {term}")
-    return queryset.filter(condition)
+    match = " AND ".join(f'"{term}"*' for term in terms)  # tokens hold no quote
+    return queryset.filter(pk__in=RawSQL(f"SELECT rowid FROM {SQLITE_INDEX} WHERE {SQLITE_INDEX} MATCH %s", (match,)))
+
+
+def install_sqlite_index(schema_editor) -> None:
+    """Create SQLite's full-text index of the federations' documents and its triggers, and fill it."""
+    remove_sqlite_index(schema_editor)
+    for statement in _SQLITE_INDEX_SQL:
+        schema_editor.execute(statement)
+
+
+def remove_sqlite_index(schema_editor) -> None:
+    for trigger in ("insert", "delete", "update"):
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {SQLITE_INDEX}_{trigger}")
+    schema_editor.execute(f"DROP TABLE IF EXISTS {SQLITE_INDEX}")
