@@ -145,6 +145,6 @@ def test_a_candidacy_without_an_approval_on_record_is_not_called_reviewed(client
     assert "reviewed by" not in line and "added by the portal operator" not in line
 
 
-def test_the_federation_page_adds_two_small_queries_for_its_provenance(client, federation, django_assert_num_queries):
-    with django_assert_num_queries(4):  # the federation, its round history, then no approval and no candidacy
+def test_the_federation_page_adds_one_small_query_for_its_provenance(client, federation, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the federation, its round history, its candidacies with their approvals
         client.get(federation.get_absolute_url())
