@@ -23,7 +23,7 @@ ONLINE = Q(status=Status.ONLINE)
 DEFAULT_SORT = "newest"
 PAGE_SIZE = 25
 # Counting every match of a broad search costs as much as listing them all: counts stop past this.
-COUNT_LIMIT = 1000
+COUNT_LIMIT = 100
 TOTAL_CACHE_SECONDS = 60
 APPLICATIONS_CACHE_SECONDS = 60
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
