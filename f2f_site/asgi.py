@@ -8,7 +8,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "f2f_site.settings.local")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from f2f_site.handler import get_asgi_application  # noqa: E402  (reuses threads, so DB connections)
 
 django_asgi_app = get_asgi_application()
 

@@ -1,19 +1,34 @@
 """Every read of the catalog that a page, an API or a command shares."""
 
+import functools
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import DateTimeField, Q, QuerySet
 from django.http import Http404
 
 from . import search
 from .models import ClientFile, Federation, LiveState, Phase, RoundRecord, Status, progress_percent
 
+# Each sort orders by one field (a lookup path), descending, then by descending id (so ties have one
+# order and pages never skip or repeat a federation). The live state the catalog reads:
+# completed_rounds here, status in ONLINE below; nothing else in the catalog names it.
 SORTS = {
-    "newest": ("-created_at", "-id"),
-    "downloads": ("-download_count", "-id"),
-    "active": ("-live__completed_rounds", "-id"),
+    "newest": "created_at",
+    "downloads": "download_count",
+    "active": "live__completed_rounds",
 }
+ONLINE = Q(live__status=Status.ONLINE)
 DEFAULT_SORT = "newest"
+PAGE_SIZE = 25
+# Counting every match of a broad search costs as much as listing them all: counts stop past this.
+COUNT_LIMIT = 100
+TOTAL_CACHE_SECONDS = 60
 APPLICATIONS_CACHE_SECONDS = 60
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BIGINT = 2**63
 
 
 def listed_federations() -> QuerySet[Federation]:
@@ -24,16 +39,129 @@ def listed_federations() -> QuerySet[Federation]:
 def catalog(
     *, query: str = "", category: str = "", application: str = "", online_only: bool = False, sort: str = DEFAULT_SORT
 ) -> QuerySet[Federation]:
+    """The listed federations that match, in the sort's order (ties by descending id)."""
+    return _matching(query=query, category=category, application=application, online_only=online_only).select_related(
+        "client_file", "live"
+    ).defer(
+        "search_document", "client_file__content", "description", "data_expected", "privacy_measures"
+    ).order_by(f"-{SORTS[sort]}", "-id")
+
+
+def _matching(*, query: str, category: str, application: str, online_only: bool) -> QuerySet[Federation]:
     federations = search.matching(listed_federations(), query)
     if category:
         federations = federations.filter(category=category)
     if application:
         federations = federations.filter(application=application)
     if online_only:
-        federations = federations.filter(live__status=Status.ONLINE)
-    return federations.select_related("client_file", "live").defer(
-        "search_document", "client_file__content", "description", "data_expected", "privacy_measures"
-    ).order_by(*SORTS[sort])
+        federations = federations.filter(ONLINE)
+    return federations
+
+
+_POSITION = re.compile(r"(-?\d{1,19})\.(\d{1,19})")
+
+
+@dataclass(frozen=True)
+class Position:
+    """A place in a sorted catalog: a federation's sort key (an integer: timestamps in microseconds since
+    the epoch) and its id. Written ``key.id`` in page links."""
+
+    key: int
+    id: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Position":
+        """The position ``text`` writes; ValueError when it is not one (a forged or mangled link)."""
+        match = _POSITION.fullmatch(text)
+        if not match:
+            raise ValueError(f"not a catalog position: {text!r}")
+        key, id_ = int(match[1]), int(match[2])
+        if not (-_BIGINT < key < _BIGINT and 0 < id_ < _BIGINT):
+            raise ValueError(f"catalog position out of range: {text!r}")
+        return cls(key, id_)
+
+    @classmethod
+    def of(cls, federation: Federation, sort: str) -> "Position":
+        value = functools.reduce(getattr, SORTS[sort].split("__"), federation)
+        if isinstance(value, datetime):
+            value = (value - _EPOCH) // timedelta(microseconds=1)
+        return cls(value, federation.pk)
+
+    def __str__(self) -> str:
+        return f"{self.key}.{self.id}"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the catalog and where its neighbours start: ``next`` to pass as ``after``,
+    ``previous`` as ``before`` (None when there is no such page)."""
+
+    federations: list[Federation]
+    next: Position | None
+    previous: Position | None
+
+
+def catalog_page(
+    *, query: str = "", category: str = "", application: str = "", online_only: bool = False,
+    sort: str = DEFAULT_SORT, after: Position | None = None, before: Position | None = None,
+) -> Page:
+    """The PAGE_SIZE federations right after ``after`` (or right before ``before``, or the first ones).
+
+    Keyset pages: each is found through the sort's index from the position the link carries, so a
+    deep page costs what the first one does, and a federation added meanwhile shifts nothing.
+    """
+    federations = catalog(query=query, category=category, application=application, online_only=online_only,
+                          sort=sort)
+    field = SORTS[sort]
+    if before is not None and after is None:
+        value = _sort_value(field, before.key)
+        rows = list(federations.filter(Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) |
+                                                                       Q(id__gt=before.id)))
+                    .reverse()[:PAGE_SIZE + 1])
+        more_before = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE][::-1]
+        return Page(rows, next=Position.of(rows[-1], sort) if rows else None,
+                    previous=Position.of(rows[0], sort) if rows and more_before else None)
+    if after is not None:
+        value = _sort_value(field, after.key)
+        federations = federations.filter(Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) |
+                                                                         Q(id__lt=after.id)))
+    rows = list(federations[:PAGE_SIZE + 1])
+    more_after = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return Page(rows, next=Position.of(rows[-1], sort) if more_after else None,
+                previous=Position.of(rows[0], sort) if rows and after is not None else None)
+
+
+def _sort_value(path: str, key: int):
+    """The value of the field at ``path`` that a position's key stands for."""
+    *relations, name = path.split("__")
+    model = functools.reduce(lambda model, relation: model._meta.get_field(relation).related_model, relations,
+                             Federation)
+    if not isinstance(model._meta.get_field(name), DateTimeField):
+        return key
+    try:
+        return _EPOCH + timedelta(microseconds=key)
+    except OverflowError:  # beyond the years datetime holds: as good as the end of time, either way
+        return datetime.max.replace(tzinfo=UTC) if key > 0 else datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many federations match: ``value``, or at least ``value`` when ``more``."""
+
+    value: int
+    more: bool = False
+
+
+def catalog_count(*, query: str = "", category: str = "", application: str = "", online_only: bool = False) -> Count:
+    """How many listed federations match, counted up to COUNT_LIMIT. The whole catalog's total is cached
+    for a minute: even an index-only count visits every row."""
+    if not (query or category or application or online_only):
+        return Count(cache.get_or_set("federations:total", listed_federations().count, TOTAL_CACHE_SECONDS))
+    matching = _matching(query=query, category=category, application=application, online_only=online_only)
+    found = matching.values("id")[:COUNT_LIMIT + 1].count()
+    return Count(COUNT_LIMIT, more=True) if found > COUNT_LIMIT else Count(found)
 
 
 def applications() -> list[str]:

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -9,21 +8,25 @@ from indexer import selectors as admission
 from . import join, selectors, services
 from .forms import CatalogFilterForm
 
-PAGE_SIZE = 25
+CURSOR_PARAMETERS = ("after", "before", "page")
 
 
 @require_GET
 def catalog(request):
-    """The public catalog: search, filter, sort and page through federations."""
+    """The public catalog: search, filter, sort and page through federations (next and previous pages,
+    from where the current one ends or starts; a link the catalog did not write gives the first page)."""
     form = CatalogFilterForm(request.GET, applications=selectors.applications())
     filters = form.filters()
-    page = Paginator(selectors.catalog(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    query_without_page = request.GET.copy()
-    query_without_page.pop("page", None)
+    page = selectors.catalog_page(**filters, **form.position())
+    count_filters = {name: value for name, value in filters.items() if name != "sort"}
+    query_without_position = request.GET.copy()
+    for name in CURSOR_PARAMETERS:
+        query_without_position.pop(name, None)
     return render(
         request,
         "federations/catalog.html",
-        {"form": form, "page": page, "filtered": form.is_filtered, "query_string": query_without_page.urlencode()},
+        {"form": form, "page": page, "count": selectors.catalog_count(**count_filters), "filtered": form.is_filtered,
+         "query_string": query_without_position.urlencode()},
     )
 
 

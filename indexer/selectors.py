@@ -5,6 +5,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import F, Max, Q
+
 from federations.models import Federation
 
 from .models import Candidacy, Decision
@@ -26,19 +28,22 @@ class Provenance:
 
 
 def federation_provenance(federation: Federation) -> Provenance:
-    """What may honestly be said about who checked the file ``federation`` serves; one query when reviewed."""
-    approval = (Decision.objects.filter(candidacy__federation=federation, action=Decision.Action.APPROVED)
-                .select_related("candidacy").only("at", "candidacy__created_at", "candidacy__client_sha256")
-                .order_by("-at").first())
-    if approval is None:
-        has_candidacy = Candidacy.objects.filter(federation=federation).exists()
-        return Provenance("unapproved" if has_candidacy else "operator")
-    candidacy = approval.candidacy
+    """What may honestly be said about who checked the file ``federation`` serves; one query."""
+    # Its candidacies, the one with the latest approval first (then those never approved): none at all
+    # means the operator added it.
+    candidacy = (Candidacy.objects.filter(federation=federation)
+                 .annotate(approved_at=Max("decisions__at", filter=Q(decisions__action=Decision.Action.APPROVED)))
+                 .order_by(F("approved_at").desc(nulls_last=True))
+                 .values("approved_at", "created_at", "client_sha256").first())
+    if candidacy is None:
+        return Provenance("operator")
+    if candidacy["approved_at"] is None:
+        return Provenance("unapproved")
     # The operator can point a federation at another file later: the approval vouches only for the bytes it saw.
-    if candidacy.client_sha256 != federation.client_file.sha256:
-        return Provenance("replaced", reviewed_on=approval.at)
+    if candidacy["client_sha256"] != federation.client_file.sha256:
+        return Provenance("replaced", reviewed_on=candidacy["approved_at"])
     # Validation starts as soon as the candidacy is stored, so its submission is when it was checked.
-    return Provenance("reviewed", checked_on=candidacy.created_at, reviewed_on=approval.at)
+    return Provenance("reviewed", checked_on=candidacy["created_at"], reviewed_on=candidacy["approved_at"])
 
 
 @dataclass(frozen=True)

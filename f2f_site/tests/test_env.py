@@ -54,7 +54,7 @@ def test_database_urls():
     )
     assert postgres["OPTIONS"] == {"sslmode": "require"}
     assert database_from_url("sqlite:///tmp/f2f.sqlite3") == {
-        "ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/f2f.sqlite3",
+        "ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/f2f.sqlite3", "CONN_MAX_AGE": 60,
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     }
     for bad in ["mysql://x/y", "postgres://host/", "sqlite://"]:

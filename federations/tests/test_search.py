@@ -68,14 +68,29 @@ def test_search_follows_edits_to_a_federation(corpus):
     assert found("fraud") == {"Lisbon Churn prediction"}  # still in its description
 
 
-def test_search_uses_the_gin_index_on_postgresql(corpus, django_assert_num_queries):
+def test_search_uses_the_full_text_index(corpus):
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the full-text index exists on PostgreSQL only")
     queryset = selectors.catalog(query="fraud")
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        plan = queryset.explain()
-        cursor.execute("SET enable_seqscan = on")
-    assert "federation_search" in plan
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            plan = queryset.explain()
+            cursor.execute("SET enable_seqscan = on")
+        assert "federation_search_vector" in plan
+    else:
+        assert "VIRTUAL TABLE INDEX" in queryset.explain() and search.SQLITE_INDEX in str(queryset.query)
+
+
+def test_search_follows_any_write_of_the_document_and_ignores_live_updates(corpus):
+    """The index is kept by the database (triggers), so bulk writes that skip save() are searched too."""
+    from federations.models import Federation, LiveState
+
+    federation = corpus["fraud"]
+    LiveState.objects.filter(pk=federation.pk).update(completed_rounds=3, status="online")
+    Federation.objects.filter(pk=federation.pk).update(download_count=3)
+    assert found("fraud") == {"Lisbon Fraud detection"}
+    Federation.objects.filter(pk=federation.pk).update(search_document=" zebrafish ")
+    assert found("zebrafish") == {"Lisbon Fraud detection"} and found("fraud") == set()
+    Federation.objects.filter(pk=federation.pk).delete()
+    assert found("zebrafish") == set()

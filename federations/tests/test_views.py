@@ -1,10 +1,11 @@
 import hashlib
+import re
 
 import pytest
 from django.urls import reverse
 
 from federations.models import Federation, LiveState, Status
-from federations.views import PAGE_SIZE
+from federations.selectors import PAGE_SIZE
 
 
 def catalog(client, **params):
@@ -45,19 +46,27 @@ def test_an_empty_result_says_so_and_offers_to_clear_filters(client, federation)
     assert "clear the search and filters" in page
 
 
-def test_the_catalog_paginates_and_keeps_the_query_in_page_links(client, make_federation):
+def test_the_catalog_pages_forward_and_back_and_keeps_the_query_in_page_links(client, make_federation):
     for n in range(PAGE_SIZE + 3):
         make_federation(name=f"Energy load {n}", application="Energy")
 
     first = catalog(client, q="energy").content.decode()
-    second = catalog(client, q="energy", page=2).content.decode()
+    next_link = re.search(r'href="\?q=energy&amp;after=([0-9.-]+)"', first)
+    second = catalog(client, q="energy", after=next_link[1]).content.decode()
+    previous_link = re.search(r'href="\?q=energy&amp;before=([0-9.-]+)"', second)
+    back = catalog(client, q="energy", before=previous_link[1]).content.decode()
 
-    assert first.count("<tr data-federation") == PAGE_SIZE
-    assert second.count("<tr data-federation") == 3
-    assert "?q=energy&amp;page=2" in first
+    assert first.count("<tr data-federation") == PAGE_SIZE and "before=" not in first
+    assert second.count("<tr data-federation") == 3 and "after=" not in second
+    assert re.findall(r'<tr data-federation="(\d+)"', back) == re.findall(r'<tr data-federation="(\d+)"', first)
+    assert "28 federations" in first and "28 federations" in second
 
 
-@pytest.mark.parametrize("params", [{"page": "nope"}, {"page": "99"}, {"category": "<script>"}, {"sort": "drop table"}])
+@pytest.mark.parametrize("params", [
+    {"page": "nope"}, {"page": "99"}, {"category": "<script>"}, {"sort": "drop table"}, {"after": "nope"},
+    {"after": "1.2.3"}, {"before": "-5.0"}, {"after": "99999999999999999999.1"}, {"after": "9223372036854775807.1"},
+    {"before": "-9223372036854775807.1"}, {"after": "1.1", "before": "2.2"}, {"after": "\x00"},
+])
 def test_bad_query_parameters_never_fail_the_catalog(client, federation, params):
     response = catalog(client, **params)
     assert response.status_code == 200
@@ -137,6 +146,6 @@ def test_a_candidacy_without_an_approval_on_record_is_not_called_reviewed(client
     assert "reviewed by" not in line and "added by the portal operator" not in line
 
 
-def test_the_federation_page_adds_two_small_queries_for_its_provenance(client, federation, django_assert_num_queries):
-    with django_assert_num_queries(4):  # the federation, its round history, then no approval and no candidacy
+def test_the_federation_page_adds_one_small_query_for_its_provenance(client, federation, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the federation, its round history, its candidacies with their approvals
         client.get(federation.get_absolute_url())
