@@ -40,9 +40,14 @@ def catalog(
     *, query: str = "", category: str = "", application: str = "", online_only: bool = False, sort: str = DEFAULT_SORT
 ) -> QuerySet[Federation]:
     """The listed federations that match, in the sort's order (ties by descending id)."""
-    return _matching(query=query, category=category, application=application, online_only=online_only).select_related(
-        "client_file", "live"
-    ).defer(
+    federations = _matching(query=query, category=category, application=application, online_only=online_only)
+    if SORTS[sort].startswith("live__"):
+        # Every federation has its live state: an inner join lets PostgreSQL walk the live state's index
+        # in order (a left join, what ordering by a reverse relation makes, cannot).
+        federations = federations.filter(live__isnull=False)
+    # The live states of a page come in a query of their own: joined, they make the planner prefer
+    # walking the newest-first index over the few rows a search finds.
+    return federations.select_related("client_file").prefetch_related("live").defer(
         "search_document", "client_file__content", "description", "data_expected", "privacy_measures"
     ).order_by(f"-{SORTS[sort]}", "-id")
 

@@ -206,33 +206,71 @@ class Outcome:
 
 
 
-def _update_rows(model, rows: list, fields: list[str]) -> None:
-    """Save ``fields`` of each row: on PostgreSQL one ``UPDATE ... FROM unnest(arrays)`` statement.
+def _columns(model, fields: list[str]) -> list:
+    return [model._meta.get_field(field) for field in fields]
 
-    Django's ``bulk_update`` builds a CASE per field and row (2 ms a row in Python), and a statement
-    per row costs a round trip each: the ingest's writer must hold the GIL as briefly as it can.
-    One array per column keeps the statement to a constant text and a few parameters. SQLite, in
-    this process, takes a statement per row through ``executemany``.
+
+def _unnest(columns: list, rows: list) -> tuple[str, list]:
+    """PostgreSQL: ``unnest`` of one typed array per column of ``rows``, and its parameters.
+
+    One array per column keeps a statement over a thousand rows to a constant text and a few
+    parameters (Django's ``bulk_update`` builds a CASE per field and row, 2 ms a row in Python,
+    and a VALUES list makes psycopg quote thousands of placeholders).
     """
+    quote = connection.ops.quote_name
+    types = ", ".join(f"%s::{column.db_type(connection).split('(')[0]}[]" for column in columns)
+    names = ", ".join(quote(column.column) for column in columns)
+    params = [[column.get_db_prep_save(getattr(row, column.attname), connection) for row in rows]
+              for column in columns]
+    return f"unnest({types}) AS v({names})", params
+
+
+def _update_rows(model, rows: list, fields: list[str]) -> None:
+    """Save ``fields`` of each row: on PostgreSQL one ``UPDATE ... FROM unnest(arrays)`` statement,
+    on SQLite (in this process, no round trips) a statement per row through ``executemany``."""
     if not rows:
         return
     meta, quote = model._meta, connection.ops.quote_name
-    columns = [meta.get_field(field) for field in fields]
+    columns = _columns(model, fields)
     table, key = quote(meta.db_table), quote(meta.pk.column)
-    if connection.vendor == "postgresql":
-        types = [column.db_type(connection).split("(")[0] for column in [meta.pk, *columns]]
-        arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
-        names = ", ".join(quote(column.column) for column in [meta.pk, *columns])
-        sql = (f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = v.{quote(c.column)}' for c in columns)} "
-               f"FROM unnest({arrays}) AS v({names}) WHERE {table}.{key} = v.{key}")
-        params = [[row.pk for row in rows], *([getattr(row, column.attname) for row in rows] for column in columns)]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-        return
-    sql = f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = %s' for c in columns)} WHERE {key} = %s"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [[c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk]
-                                 for row in rows])
+        if connection.vendor == "postgresql":
+            source, params = _unnest([meta.pk, *columns], rows)
+            cursor.execute(f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = v.{quote(c.column)}' for c in columns)} "
+                           f"FROM {source} WHERE {table}.{key} = v.{key}", params)
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = %s' for c in columns)} WHERE {key} = %s",
+                [[c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk] for row in rows])
+
+
+def _insert_new(model, rows: list, fields: list[str], *, key: list[str]) -> list:
+    """Insert, in one statement, the ``rows`` whose ``key`` (a unique constraint) no stored row has yet;
+    returns those inserted, their primary keys set. A key twice in ``rows`` is inserted the first time."""
+    if not rows:
+        return []
+    meta, quote = model._meta, connection.ops.quote_name
+    columns = _columns(model, fields)
+    names = ", ".join(quote(column.column) for column in columns)
+    if connection.vendor == "postgresql":
+        source, params = _unnest(columns, rows)
+        select = f"SELECT {names} FROM {source}"
+    else:
+        row_marks = f"({', '.join(['%s'] * len(columns))})"
+        select = f"VALUES {', '.join([row_marks] * len(rows))}"
+        params = [column.get_db_prep_save(getattr(row, column.attname), connection) for row in rows for column in columns]
+    key_columns = [model._meta.get_field(field) for field in key]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({names}) {select} ON CONFLICT DO NOTHING RETURNING "
+                       f"{quote(meta.pk.column)}, {', '.join(quote(column.column) for column in key_columns)}", params)
+        inserted = {tuple(values): pk for pk, *values in cursor.fetchall()}
+    kept = []
+    for row in rows:
+        pk = inserted.pop(tuple(getattr(row, column.attname) for column in key_columns), None)
+        if pk is not None:
+            row.pk = pk
+            kept.append(row)
+    return kept
 
 
 def _runs_keep(round_reports: list[Report], now: datetime) -> tuple[dict, set]:
@@ -293,6 +331,10 @@ def _window_keep(run: TrainingRun, arrivals: list[RoundRecord]) -> set[int]:
     return counted
 
 
+_ROUND_FIELDS = ["federation", "run", "number", "duration", "loss", "metrics", "num_clients", "num_examples",
+                 "finished_at"]
+
+
 def _rounds_store(round_reports: list[Report], now: datetime) -> dict[int, RoundRecord]:
     """Store the finished rounds that are new, keeping the latest ``F2F_ROUNDS_KEPT`` of each run.
 
@@ -301,23 +343,17 @@ def _rounds_store(round_reports: list[Report], now: datetime) -> dict[int, Round
     that was dropped is not counted again).
     """
     runs, dropped = _runs_keep(round_reports, now)
-    stored = set(RoundRecord.objects.filter(
-        federation_id__in={r.federation_id for r in round_reports},
-        run__in={r.event.run for r in round_reports},
-        number__in={r.event.round for r in round_reports},
-    ).values_list("federation_id", "run", "number"))
-    records = {}
+    candidates = {}
     for index, report in enumerate(round_reports):
         event = report.event
-        key = (report.federation_id, event.run, event.round)
-        if key in stored or key[:2] in dropped:
-            continue
-        stored.add(key)
-        records[index] = RoundRecord(
-            federation_id=report.federation_id, run=event.run, number=event.round, duration=event.duration,
-            loss=event.loss, metrics=event.metrics, num_clients=event.num_clients, num_examples=event.num_examples,
-            finished_at=now)
-    RoundRecord.objects.bulk_create(records.values())
+        if (report.federation_id, event.run) not in dropped:
+            candidates[index] = RoundRecord(
+                federation_id=report.federation_id, run=event.run, number=event.round, duration=event.duration,
+                loss=event.loss, metrics=event.metrics, num_clients=event.num_clients,
+                num_examples=event.num_examples, finished_at=now)
+    inserted = {id(record) for record in _insert_new(RoundRecord, list(candidates.values()), _ROUND_FIELDS,
+                                                     key=["federation", "run", "number"])}
+    records = {index: record for index, record in candidates.items() if id(record) in inserted}
     per_run = collections.defaultdict(list)
     for record in records.values():
         per_run[(record.federation_id, record.run)].append(record)
