@@ -56,8 +56,8 @@ added = demo.seed(count) if present < count else 0
 seeded = f"{added} added in {time.perf_counter() - started:.1f}s; {Federation.objects.count()} on {connection.vendor}"
 with connection.cursor() as cursor:
     cursor.execute("ANALYZE")
-deep = selectors.Position.of(Federation.objects.order_by("-created_at", "-id")[49_975], "newest")
-deep_active = selectors.Position.of(Federation.objects.select_related("live").order_by("-live__completed_rounds", "-id")[49_975], "active")
+deep = selectors.Position.of(selectors.catalog(sort="newest")[49_975], "newest")
+deep_active = selectors.Position.of(selectors.catalog(sort="active")[49_975], "active")
 sample = Federation.objects.order_by("id").first()
 requests = [
     ("catalog, first page", "/"),

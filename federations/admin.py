@@ -31,6 +31,10 @@ class LiveStateInline(admin.StackedInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):  # part of the federation, not a model of its own to staff
+        return request.user.has_perm("federations.view_federation") or \
+            request.user.has_perm("federations.change_federation")
+
 
 @admin.register(Federation)
 class FederationAdmin(admin.ModelAdmin):

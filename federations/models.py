@@ -1,4 +1,4 @@
-from django.db import models
+from django.db import models, router, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -110,12 +110,14 @@ class Federation(Card):
     def save(self, *args, update_fields=None, **kwargs):
         adding = self._state.adding
         self.search_document = self.build_search_document()
-        if not adding and update_fields is None:
-            update_fields = [field.name for field in self._meta.concrete_fields
-                             if not field.primary_key and field.name not in self.COUNTED_FIELDS]
-        super().save(*args, update_fields=update_fields, **kwargs)
-        if adding:  # every federation has its live state from the start
-            LiveState.objects.create(federation=self)
+        if not adding:
+            if update_fields is None:
+                update_fields = [field.name for field in self._meta.concrete_fields
+                                 if not field.primary_key and field.name not in self.COUNTED_FIELDS]
+            return super().save(*args, update_fields=update_fields, **kwargs)
+        with transaction.atomic(using=kwargs.get("using") or router.db_for_write(Federation)):
+            super().save(*args, **kwargs)
+            LiveState.objects.create(federation=self)  # every federation has its live state from the start
 
     def build_search_document(self) -> str:
         return search.search_document(

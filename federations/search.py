@@ -64,7 +64,7 @@ def search_document(*parts: str) -> str:
 
 
 def search_vector() -> SearchVector:
-    """The expression migration 0002 indexed (0006 replaced that index with a stored column)."""
+    """The expression migration 0002 indexed (0007 replaced that index with a stored column)."""
     return SearchVector("search_document", config=CONFIG)
 
 

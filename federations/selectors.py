@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import DateTimeField, Q, QuerySet
+from django.db.models import DateTimeField, F, Q, QuerySet
 from django.http import Http404
 
 from . import search
@@ -47,7 +47,9 @@ def catalog(
         federations = federations.filter(live__isnull=False)
     # The live states of a page come in a query of their own: joined, they make the planner prefer
     # walking the newest-first index over the few rows a search finds.
-    return federations.select_related("client_file").prefetch_related("live").defer(
+    # The sort key comes with each row: a page's links must carry the values it was ordered by, not those
+    # of a later read (the prefetched live states).
+    return federations.annotate(sort_key=F(SORTS[sort])).select_related("client_file").prefetch_related("live").defer(
         "search_document", "client_file__content", "description", "data_expected", "privacy_measures"
     ).order_by(f"-{SORTS[sort]}", "-id")
 
@@ -87,7 +89,8 @@ class Position:
 
     @classmethod
     def of(cls, federation: Federation, sort: str) -> "Position":
-        value = functools.reduce(getattr, SORTS[sort].split("__"), federation)
+        """Where ``federation``, a row of ``catalog(sort=sort)``, stands."""
+        value = federation.sort_key
         if isinstance(value, datetime):
             value = (value - _EPOCH) // timedelta(microseconds=1)
         return cls(value, federation.pk)

@@ -85,6 +85,16 @@ def offline_deadline(*, last_update: datetime, avg_round_duration: float | None)
     return last_update + timedelta(seconds=allowed)
 
 
+def _download_counts(federation_ids: list[int]) -> dict[int, int]:
+    """The download counts of federations whose live rows this transaction has locked, read now.
+
+    A statement of its own: read with the lock (a join, or a subquery of the locking statement),
+    a count committed by a download while the lock was awaited would not be seen, and the state
+    pushed with the higher version would carry the older count.
+    """
+    return dict(Federation.objects.filter(pk__in=federation_ids).values_list("pk", "download_count"))
+
+
 def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
     """Turn every online federation past its deadline offline; returns the ids it changed.
 
@@ -97,17 +107,17 @@ def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     sql = (f"UPDATE {table} SET status = %s, live_version = live_version + 1 WHERE federation_id IN "
            f"(SELECT federation_id FROM {table} WHERE status = %s AND offline_after < %s{skip_locked}) "
-           f"RETURNING federation_id, {', '.join(fields)}, (SELECT download_count FROM "
-           f"{Federation._meta.db_table} AS f WHERE f.id = {table}.federation_id)")
+           f"RETURNING federation_id, {', '.join(fields)}")
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, [Status.OFFLINE, Status.ONLINE, connection.ops.adapt_datetimefield_value(now)])
             rows = cursor.fetchall()
-        columns = ["id", *fields, "download_count"]
+        columns = ["id", *fields]
+        counts = _download_counts([row[0] for row in rows])
         sqlite = connection.vendor == "sqlite"
         states = []
         for row in rows:
-            values = dict(zip(columns, row))
+            values = dict(zip(columns, row), download_count=counts[row[0]])
             if sqlite:  # its rows hold text where PostgreSQL's hold datetimes
                 values["last_update"] = connection.ops.convert_datetimefield_value(values["last_update"], None, connection)
             states.append(selectors.state_of(values))
@@ -379,9 +389,8 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     """
     # Locked in id order, so that two portal processes writing overlapping batches never deadlock. Only
     # the narrow live states are written; the federations' download counts are read for the pushed states.
-    federations = {state.pk: state for state in LiveState.objects.select_for_update(of=("self",))
-                   .filter(pk__in={r.federation_id for r in reports}).order_by("pk")
-                   .select_related("federation").only(*LiveState.FIELDS, "federation__download_count")}
+    federations = {state.pk: state for state in LiveState.objects.select_for_update()
+                   .filter(pk__in={r.federation_id for r in reports}).order_by("pk").only(*LiveState.FIELDS)}
     active = set(ReportingToken.objects.filter(pk__in={r.token_id for r in reports}, revoked_at__isnull=True)
                  .values_list("pk", "federation_id"))
     valid = [index for index, r in enumerate(reports)
@@ -415,8 +424,9 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
         federation.live_version += 1
     changed = [federations[federation_id] for federation_id in sorted(touched)]
     _update_rows(LiveState, changed, LiveState.FIELDS)
-    live.push_after_commit(states=[selectors.snapshot(state, download_count=state.federation.download_count)
-                                   for state in changed], rounds=points)
+    counts = _download_counts([state.pk for state in changed])
+    live.push_after_commit(states=[selectors.snapshot(state, download_count=counts[state.pk]) for state in changed],
+                           rounds=points)
     return outcomes
 
 

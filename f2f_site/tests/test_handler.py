@@ -29,7 +29,7 @@ def served_on():
     seen = []
 
     def note(**kwargs):
-        seen.append((threading.get_ident(), connections["default"].connection))
+        seen.append((threading.current_thread(), connections["default"].connection))  # ids are reused, objects kept
 
     request_finished.connect(note, weak=False)
     yield seen

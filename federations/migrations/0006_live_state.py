@@ -35,8 +35,9 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             "INSERT INTO federations_livestate (federation_id, status, phase, current_round, total_rounds, connected_clients, min_clients, fraction_fit, completed_rounds, avg_round_duration, last_update, offline_after, current_run, run_started, live_version) "
             "SELECT id, status, phase, current_round, total_rounds, connected_clients, min_clients, fraction_fit, completed_rounds, avg_round_duration, last_update, offline_after, current_run, run_started, live_version FROM federations_federation",
-            "UPDATE federations_federation SET (status, phase, current_round, total_rounds, connected_clients, min_clients, fraction_fit, completed_rounds, avg_round_duration, last_update, offline_after, current_run, run_started, live_version) = (SELECT status, phase, current_round, total_rounds, connected_clients, min_clients, fraction_fit, completed_rounds, avg_round_duration, last_update, offline_after, current_run, run_started, live_version "
-            "FROM federations_livestate WHERE federation_id = federations_federation.id)",
+            # Back: a federation without a live row (made by raw SQL) keeps the columns' defaults.
+            "UPDATE federations_federation SET status = l.status, phase = l.phase, current_round = l.current_round, total_rounds = l.total_rounds, connected_clients = l.connected_clients, min_clients = l.min_clients, fraction_fit = l.fraction_fit, completed_rounds = l.completed_rounds, avg_round_duration = l.avg_round_duration, last_update = l.last_update, offline_after = l.offline_after, current_run = l.current_run, run_started = l.run_started, live_version = l.live_version "
+            "FROM federations_livestate AS l WHERE l.federation_id = federations_federation.id",
         ),
         migrations.RemoveIndex(
             model_name='federation',
