@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, JSONField
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -225,12 +225,15 @@ def _unnest(columns: list, rows: list) -> tuple[str, list]:
 
     One array per column keeps a statement over a thousand rows to a constant text and a few
     parameters (Django's ``bulk_update`` builds a CASE per field and row, 2 ms a row in Python,
-    and a VALUES list makes psycopg quote thousands of placeholders).
+    and a VALUES list makes psycopg quote thousands of placeholders). psycopg adapts the numbers,
+    text and aware datetimes the ingest writes; only JSON goes through Django's preparation (a
+    sixth of the writer's time when every value did).
     """
     quote = connection.ops.quote_name
     types = ", ".join(f"%s::{column.db_type(connection).split('(')[0]}[]" for column in columns)
     names = ", ".join(quote(column.column) for column in columns)
     params = [[column.get_db_prep_save(getattr(row, column.attname), connection) for row in rows]
+              if isinstance(column, JSONField) else [getattr(row, column.attname) for row in rows]
               for column in columns]
     return f"unnest({types}) AS v({names})", params
 

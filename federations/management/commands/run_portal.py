@@ -1,3 +1,4 @@
+import gc
 import hashlib
 import os
 import sys
@@ -52,6 +53,10 @@ class Command(BaseCommand):
             from f2f_site import embedded
 
             embedded.start_workers()
+        # Everything loaded so far lives as long as the process: out of the collector's sight, a full
+        # collection under load pauses the server for a few ms instead of ~70 ms (measured).
+        gc.collect()
+        gc.freeze()
         self.stdout.write(f"F2F portal on http://{host}:{port}/  (Ctrl+C to stop)", ending="\n")
         self.stdout.flush()
         CappedServer(
