@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, JSONField
+from django.db.models import Exists, F, JSONField, OuterRef, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -302,16 +303,18 @@ def _runs_keep(round_reports: list[Report], now: datetime) -> tuple[dict, set]:
         return runs, set()
     TrainingRun.objects.bulk_create(new)
     runs.update({(run.federation_id, run.name): run for run in new})
-    crowded = (TrainingRun.objects.filter(federation_id__in={run.federation_id for run in new})
-               .values("federation_id").annotate(runs=Count("id")).filter(runs__gt=settings.F2F_RUNS_KEPT)
-               .values_list("federation_id", flat=True))
-    dropped = set()
-    for federation_id in crowded:
-        names = list(TrainingRun.objects.filter(federation_id=federation_id).order_by("-started", "-name")
-                     .values_list("name", flat=True)[settings.F2F_RUNS_KEPT:])
-        RoundRecord.objects.filter(federation_id=federation_id, run__in=names).delete()
-        TrainingRun.objects.filter(federation_id=federation_id, name__in=names).delete()
-        dropped |= {(federation_id, name) for name in names}
+    # Set-based, whatever the number of federations starting a run in this batch: one read of the runs
+    # beyond the limit, one delete of their rounds, one of the runs (a statement per federation made
+    # a batch of 1,000 new runs stall for seconds).
+    excess = list(TrainingRun.objects.filter(federation_id__in={run.federation_id for run in new}).annotate(
+        rank=Window(RowNumber(), partition_by=F("federation_id"), order_by=[F("started").desc(), F("name").desc()])
+    ).filter(rank__gt=settings.F2F_RUNS_KEPT).values_list("id", "federation_id", "name"))
+    dropped = {(federation_id, name) for _, federation_id, name in excess}
+    if excess:
+        excess_ids = [run_id for run_id, _, _ in excess]
+        RoundRecord.objects.filter(Exists(TrainingRun.objects.filter(
+            pk__in=excess_ids, federation_id=OuterRef("federation_id"), name=OuterRef("run")))).delete()
+        TrainingRun.objects.filter(pk__in=excess_ids).delete()
     return {key: run for key, run in runs.items() if key not in dropped}, dropped
 
 

@@ -164,3 +164,29 @@ def test_saving_a_card_never_puts_back_the_live_state_it_loaded(federation, toke
     federation.refresh_from_db()
     assert federation.description == "A better description."
     assert (federation.live.completed_rounds, federation.download_count, federation.live.live_version) == (1, 1, 2)
+
+
+def test_federations_starting_runs_together_are_pruned_in_as_many_statements_as_one(make_federation, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.F2F_RUNS_KEPT = 1
+
+    def new_runs(federations, run, started):
+        with CaptureQueriesContext(connection) as queries:
+            services.federations_apply_reports(reports=[
+                services.Report(f.pk, token, finished(n, run=run, started=started))
+                for f, token in federations for n in (1, 2)])
+        return len(queries)
+
+    def reporting(count):
+        federations = [make_federation() for _ in range(count)]
+        return [(f, services.reporting_token_authenticate(
+            federation_id=f.pk, token=services.reporting_token_issue(federation=f))) for f in federations]
+
+    one, many = reporting(1), reporting(6)
+    new_runs(one, "a", START), new_runs(many, "a", START)
+    assert new_runs(one, "b", START + 1) == new_runs(many, "b", START + 1)
+    for federation, _ in one + many:
+        assert stored(federation) == [("b", 1), ("b", 2)]
+        assert list(TrainingRun.objects.filter(federation=federation).values_list("name", flat=True)) == ["b"]
