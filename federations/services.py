@@ -166,26 +166,26 @@ class TokenRevoked(Exception):
     """The token a connection authenticated with has been revoked since."""
 
 
-def _live_order(federation: LiveState) -> tuple | None:
+def _live_order(state: LiveState) -> tuple | None:
     """Where a federation's live state stands in its history; None before any ordered event."""
-    if federation.run_started is None:
+    if state.run_started is None:
         return None
-    return protocol.order(started=federation.run_started, run=federation.current_run,
-                          finished=federation.phase == Phase.FINISHED, round=federation.current_round)
+    return protocol.order(started=state.run_started, run=state.current_run,
+                          finished=state.phase == Phase.FINISHED, round=state.current_round)
 
 
-def _live_changes(federation: LiveState, event: StateEvent | RoundEvent | FinalEvent) -> dict:
+def _live_changes(state: LiveState, event: StateEvent | RoundEvent | FinalEvent) -> dict:
     """What ``event`` changes in a federation's live state: nothing when it is behind it.
 
     A state or final event at the live state's own place still applies (a new phase of the
     same round); a round event only moves the state when it is ahead.
     """
-    current = _live_order(federation)
+    current = _live_order(state)
     ahead = current is None or event.order > current
     if not (ahead or (current == event.order and not isinstance(event, RoundEvent))):
         return {}
     changes = {"current_run": event.run, "run_started": event.started}
-    same_run = (federation.run_started, federation.current_run) == (event.started, event.run)
+    same_run = (state.run_started, state.current_run) == (event.started, event.run)
     if isinstance(event, StateEvent):
         changes.update(
             phase=event.phase, current_round=event.round, total_rounds=event.total_rounds,
@@ -195,7 +195,7 @@ def _live_changes(federation: LiveState, event: StateEvent | RoundEvent | FinalE
         changes.update(phase=Phase.TRAINING, current_round=event.round)
     else:
         changes.update(phase=Phase.FINISHED,
-                       current_round=max(event.rounds, federation.current_round if same_run else 0))
+                       current_round=max(event.rounds, state.current_round if same_run else 0))
     return changes
 
 
@@ -273,7 +273,7 @@ def _insert_new(model, rows: list, fields: list[str], *, key: list[str]) -> list
         row_marks = f"({', '.join(['%s'] * len(columns))})"
         select = f"VALUES {', '.join([row_marks] * len(rows))}"
         params = [column.get_db_prep_save(getattr(row, column.attname), connection) for row in rows for column in columns]
-    key_columns = [model._meta.get_field(field) for field in key]
+    key_columns = _columns(model, key)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({names}) {select} ON CONFLICT DO NOTHING RETURNING "
                        f"{quote(meta.pk.column)}, {', '.join(quote(column.column) for column in key_columns)}", params)
@@ -395,12 +395,12 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     """
     # Locked in id order, so that two portal processes writing overlapping batches never deadlock. Only
     # the narrow live states are written; the federations' download counts are read for the pushed states.
-    federations = {state.pk: state for state in LiveState.objects.select_for_update()
+    states = {state.pk: state for state in LiveState.objects.select_for_update()
                    .filter(pk__in={r.federation_id for r in reports}).order_by("pk").only(*LiveState.FIELDS)}
     active = set(ReportingToken.objects.filter(pk__in={r.token_id for r in reports}, revoked_at__isnull=True)
                  .values_list("pk", "federation_id"))
     valid = [index for index, r in enumerate(reports)
-             if r.federation_id in federations and (r.token_id, r.federation_id) in active]
+             if r.federation_id in states and (r.token_id, r.federation_id) in active]
     now = timezone.now()
     rounds = [index for index in valid if isinstance(reports[index].event, RoundEvent)]
     records = {rounds[at]: record for at, record in _rounds_store([reports[i] for i in rounds], now).items()}
@@ -408,27 +408,27 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     outcomes, points = [Outcome.REVOKED] * len(reports), []
     for index in valid:
         report = reports[index]
-        federation, event = federations[report.federation_id], report.event
-        changes = _live_changes(federation, event)
+        state, event = states[report.federation_id], report.event
+        changes = _live_changes(state, event)
         for field, value in changes.items():
-            setattr(federation, field, value)
+            setattr(state, field, value)
         record = records.get(index)
         if record is not None:
-            average, count = federation.avg_round_duration, federation.completed_rounds
-            federation.avg_round_duration = event.duration if average is None else \
+            average, count = state.avg_round_duration, state.completed_rounds
+            state.avg_round_duration = event.duration if average is None else \
                 (average * count + event.duration) / (count + 1)
-            federation.completed_rounds = count + 1
-            if federation.current_run == event.run:
-                points.append({"federation": federation.pk, **selectors.round_point(record)})
+            state.completed_rounds = count + 1
+            if state.current_run == event.run:
+                points.append({"federation": state.pk, **selectors.round_point(record)})
         outcomes[index] = Outcome.APPLIED if changes or record is not None else Outcome.STALE
 
     touched = {reports[index].federation_id for index in valid}
     for federation_id in touched:
-        federation = federations[federation_id]
-        federation.status, federation.last_update = Status.ONLINE, now
-        federation.offline_after = offline_deadline(last_update=now, avg_round_duration=federation.avg_round_duration)
-        federation.live_version += 1
-    changed = [federations[federation_id] for federation_id in sorted(touched)]
+        state = states[federation_id]
+        state.status, state.last_update = Status.ONLINE, now
+        state.offline_after = offline_deadline(last_update=now, avg_round_duration=state.avg_round_duration)
+        state.live_version += 1
+    changed = [states[federation_id] for federation_id in sorted(touched)]
     _update_rows(LiveState, changed, LiveState.FIELDS)
     counts = _download_counts([state.pk for state in changed])
     live.push_after_commit(states=[selectors.snapshot(state, download_count=counts[state.pk]) for state in changed],
