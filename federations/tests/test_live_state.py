@@ -72,3 +72,33 @@ def test_the_migration_moves_each_federations_state_to_its_row():
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_batch_stores_exactly_the_values_it_computed(make_federation, settings):
+    """The writer hands the database its rows as JSON (PostgreSQL) or parameters (SQLite): times keep their
+    microseconds and zone, floats their digits, metrics their keys, a run name its full length."""
+    settings.F2F_OFFLINE_AFTER = 30
+    first, second = make_federation(name="First"), make_federation(name="Second")
+    reports = []
+    for federation, run in ((first, "r" * 32), (second, "Run_2-b")):
+        token = services.reporting_token_authenticate(
+            federation_id=federation.pk, token=services.reporting_token_issue(federation=federation))
+        reports += [services.Report(federation.pk, token, RoundEvent(run, START, 1, 12.345678901, 0.1 + 0.2,
+                                                                     {"acc.top-1": 0.987654321, "f1_macro": 1e-9},
+                                                                     2, 100)),
+                    services.Report(federation.pk, token, RoundEvent(run, START, 2, 7.5, 0.25, {}, 3, 50))]
+
+    assert services.federations_apply_reports(reports=reports) == [services.Outcome.APPLIED] * 4
+
+    for federation, run in ((first, "r" * 32), (second, "Run_2-b")):
+        live = LiveState.objects.get(pk=federation.pk)
+        assert (live.current_run, live.current_round, live.completed_rounds) == (run, 2, 2)
+        assert live.avg_round_duration == (12.345678901 + 7.5) / 2
+        assert live.last_update.tzinfo is not None
+        assert live.offline_after == services.offline_deadline(last_update=live.last_update,
+                                                               avg_round_duration=live.avg_round_duration)
+        records = list(federation.rounds.order_by("number").values_list("run", "duration", "loss", "metrics",
+                                                                          "num_clients", "num_examples"))
+        assert records == [(run, 12.345678901, 0.1 + 0.2, {"acc.top-1": 0.987654321, "f1_macro": 1e-9}, 2, 100),
+                           (run, 7.5, 0.25, {}, 3, 50)]
+        assert federation.runs.get().rounds_stored == 2
