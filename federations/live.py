@@ -16,6 +16,7 @@ Nothing is dropped in silence:
 """
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -76,11 +77,34 @@ def _logged(future) -> None:
         logger.error("A live push failed; pages will catch up on their next message", exc_info=future.exception())
 
 
+# Pushes made while ``collecting``: a writer in another process hands them to the server's (see ``collecting``).
+_collected: list[dict] | None = None
+
+
+@contextlib.contextmanager
+def collecting():
+    """Keep the pushes made in this block, instead of sending them: yields the list they are added to.
+
+    For the ingest's writer process, whose pushes the server process sends: the in-process channel
+    layer of the embedded mode reaches only the pages of the process that holds it.
+    """
+    global _collected
+    _collected, collected = [], _collected
+    try:
+        yield _collected
+    finally:
+        _collected = collected
+
+
 def push(*, federation_ids=(), states=(), rounds=()) -> None:
     """Send these new states to open pages: ``states`` as given, and those of ``federation_ids`` as read now.
 
     Best-effort for the writer: a push that fails is logged, never raised into it.
     """
+    if _collected is not None:
+        _collected.append({"states": [*states, *(selectors.federation_snapshots(federation_ids) if federation_ids
+                                                 else [])], "rounds": list(rounds)})
+        return
     try:
         layer = get_channel_layer()
         if layer is None:

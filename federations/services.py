@@ -4,7 +4,6 @@ import collections
 import hashlib
 import heapq
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import live, protocol, selectors
+from . import bulk, live, protocol, selectors
 from .models import ClientFile, Federation, LiveState, Phase, ReportingToken, RoundRecord, Status, TrainingRun
 from .protocol import FinalEvent, RoundEvent, StateEvent
 
@@ -218,92 +217,17 @@ class Outcome:
 
 
 
-def _columns(model, fields: list[str]) -> list:
-    return [model._meta.get_field(field) for field in fields]
+_RUN_FIELDS = ["id", "federation", "name", "rounds_stored"]
 
 
-def _json_value(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a value the ingest writes")
-
-
-def _recordset(columns: list, rows: list) -> tuple[str, list]:
-    """PostgreSQL: ``rows`` as a table for one statement, and its one parameter (the rows as JSON).
-
-    A JSON document made by the C encoder and read by PostgreSQL's ``json_to_recordset`` keeps a
-    statement over a thousand rows to a constant text and one parameter. Django's ``bulk_update``
-    builds a CASE per field and row (2 ms a row in Python); a VALUES list makes psycopg quote
-    thousands of placeholders; and one array per column (``unnest``) made psycopg dump and quote
-    each element in Python (the writer's CPU per event, batches of 50: 179 -> 140 microseconds).
-    PostgreSQL checks each value against its column's type as it reads it (a run name too long for
-    its column is an error, not cut short).
-    """
-    quote = connection.ops.quote_name
-    definition = ", ".join(f"{quote(column.column)} {column.db_type(connection)}" for column in columns)
-    data = json.dumps([{column.column: getattr(row, column.attname) for column in columns} for row in rows],
-                      default=_json_value, allow_nan=False, separators=(",", ":"))
-    return f"json_to_recordset(%s::json) AS v({definition})", [data]
-
-
-def _update_rows(model, rows: list, fields: list[str]) -> None:
-    """Save ``fields`` of each row: on PostgreSQL one ``UPDATE ... FROM unnest(arrays)`` statement,
-    on SQLite (in this process, no round trips) a statement per row through ``executemany``."""
-    if not rows:
-        return
-    meta, quote = model._meta, connection.ops.quote_name
-    columns = _columns(model, fields)
-    table, key = quote(meta.db_table), quote(meta.pk.column)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            source, params = _recordset([meta.pk, *columns], rows)
-            cursor.execute(f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = v.{quote(c.column)}' for c in columns)} "
-                           f"FROM {source} WHERE {table}.{key} = v.{key}", params)
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = %s' for c in columns)} WHERE {key} = %s",
-                [[c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk] for row in rows])
-
-
-def _insert_new(model, rows: list, fields: list[str], *, key: list[str]) -> list:
-    """Insert, in one statement, the ``rows`` whose ``key`` (a unique constraint) no stored row has yet;
-    returns those inserted, their primary keys set. A key twice in ``rows`` is inserted the first time."""
-    if not rows:
-        return []
-    meta, quote = model._meta, connection.ops.quote_name
-    columns = _columns(model, fields)
-    names = ", ".join(quote(column.column) for column in columns)
-    if connection.vendor == "postgresql":
-        source, params = _recordset(columns, rows)
-        select = f"SELECT {names} FROM {source}"
-    else:
-        row_marks = f"({', '.join(['%s'] * len(columns))})"
-        select = f"VALUES {', '.join([row_marks] * len(rows))}"
-        params = [column.get_db_prep_save(getattr(row, column.attname), connection) for row in rows for column in columns]
-    key_columns = _columns(model, key)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({names}) {select} ON CONFLICT DO NOTHING RETURNING "
-                       f"{quote(meta.pk.column)}, {', '.join(quote(column.column) for column in key_columns)}", params)
-        inserted = {tuple(values): pk for pk, *values in cursor.fetchall()}
-    kept = []
-    for row in rows:
-        pk = inserted.pop(tuple(getattr(row, column.attname) for column in key_columns), None)
-        if pk is not None:
-            row.pk = pk
-            kept.append(row)
-    return kept
-
-
-def _runs_keep(round_reports: list[Report], now: datetime) -> tuple[dict, set]:
-    """Record the runs of these rounds; drop each federation's runs beyond the latest ``F2F_RUNS_KEPT``.
+def _runs_keep(round_reports: list[Report], runs: dict, now: datetime) -> tuple[dict, set]:
+    """Record the runs of these rounds (``runs``: those stored already, by (federation, run)); drop each
+    federation's runs beyond the latest ``F2F_RUNS_KEPT``.
 
     Returns the kept runs by (federation, run), and the (federation, run) pairs that were dropped
     (their rounds are not to be stored).
     """
     wanted = {(r.federation_id, r.event.run): r.event.started for r in round_reports}
-    runs = {(run.federation_id, run.name): run for run in TrainingRun.objects.filter(
-        federation_id__in={f for f, _ in wanted}, name__in={name for _, name in wanted},
-    ).only("id", "federation_id", "name", "rounds_stored") if (run.federation_id, run.name) in wanted}
     new = [TrainingRun(federation_id=f, name=name, started=started, first_seen=now)
            for (f, name), started in wanted.items() if (f, name) not in runs]
     if not new:
@@ -358,14 +282,16 @@ _ROUND_FIELDS = ["federation", "run", "number", "duration", "loss", "metrics", "
                  "finished_at"]
 
 
-def _rounds_store(round_reports: list[Report], now: datetime) -> dict[int, RoundRecord]:
-    """Store the finished rounds that are new, keeping the latest ``F2F_ROUNDS_KEPT`` of each run.
+def _rounds_store(round_reports: list[Report], runs: dict, now: datetime) -> tuple[dict[int, RoundRecord], list]:
+    """Store the finished rounds that are new, keeping the latest ``F2F_ROUNDS_KEPT`` of each run
+    (``runs``: the runs of these rounds stored already, by (federation, run)).
 
-    Returns the records that count as stored, by the index of their report. A round stored already,
-    in a run that is not kept, or older than what its run keeps is not counted (so a replayed round
-    that was dropped is not counted again).
+    Returns the records that count as stored, by the index of their report, and the runs whose
+    count of stored rounds is to be saved. A round stored already, in a run that is not kept, or
+    older than what its run keeps is not counted (so a replayed round that was dropped is not
+    counted again).
     """
-    runs, dropped = _runs_keep(round_reports, now)
+    runs, dropped = _runs_keep(round_reports, runs, now)
     candidates = {}
     for index, report in enumerate(round_reports):
         event = report.event
@@ -374,8 +300,8 @@ def _rounds_store(round_reports: list[Report], now: datetime) -> dict[int, Round
                 federation_id=report.federation_id, run=event.run, number=event.round, duration=event.duration,
                 loss=event.loss, metrics=event.metrics, num_clients=event.num_clients,
                 num_examples=event.num_examples, finished_at=now)
-    inserted = {id(record) for record in _insert_new(RoundRecord, list(candidates.values()), _ROUND_FIELDS,
-                                                     key=["federation", "run", "number"])}
+    inserted = {id(record) for record in bulk.insert_new(RoundRecord, list(candidates.values()), _ROUND_FIELDS,
+                                                         key=["federation", "run", "number"])}
     records = {index: record for index, record in candidates.items() if id(record) in inserted}
     per_run = collections.defaultdict(list)
     for record in records.values():
@@ -383,8 +309,7 @@ def _rounds_store(round_reports: list[Report], now: datetime) -> dict[int, Round
     counted = set()
     for key, arrivals in per_run.items():
         counted |= _window_keep(runs[key], arrivals)
-    _update_rows(TrainingRun, [runs[key] for key in per_run], ["rounds_stored"])
-    return {index: record for index, record in records.items() if id(record) in counted}
+    return {index: record for index, record in records.items() if id(record) in counted}, [runs[key] for key in per_run]
 
 
 @transaction.atomic
@@ -400,17 +325,27 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     running aggregates over every round stored. Returns an ``Outcome`` per report; the new states
     are pushed to open pages once the transaction commits.
     """
-    # Locked in id order, so that two portal processes writing overlapping batches never deadlock. Only
-    # the narrow live states are written; the federations' download counts are read for the pushed states.
-    states = {state.pk: state for state in LiveState.objects.select_for_update()
-                   .filter(pk__in={r.federation_id for r in reports}).order_by("pk").only(*LiveState.FIELDS)}
-    active = set(ReportingToken.objects.filter(pk__in={r.token_id for r in reports}, revoked_at__isnull=True)
-                 .values_list("pk", "federation_id"))
+    rounds = [index for index, r in enumerate(reports) if isinstance(r.event, RoundEvent)]
+    # One round trip reads what the batch needs: the live states, locked in id order (two portal processes
+    # writing overlapping batches never deadlock), the connections' tokens still active, and the runs its
+    # rounds belong to. Only the narrow live states are written.
+    state_rows, token_rows, run_rows = bulk.together(
+        bulk.select(LiveState, ["federation", *LiveState.FIELDS], where=["federation"],
+                    keys=[(federation_id,) for federation_id in {r.federation_id for r in reports}], lock=True),
+        bulk.select(ReportingToken, ["id", "federation"], where=["id"], keys=[(r.token_id,) for r in reports],
+                    also="revoked_at IS NULL"),
+        bulk.select(TrainingRun, _RUN_FIELDS, where=["federation", "name"],
+                    keys=list({(reports[i].federation_id, reports[i].event.run) for i in rounds})) if rounds else None,
+    )
+    states = {state.pk: state for state in bulk.instances(LiveState, ["federation", *LiveState.FIELDS], state_rows)}
+    active = set(token_rows)
     valid = [index for index, r in enumerate(reports)
              if r.federation_id in states and (r.token_id, r.federation_id) in active]
     now = timezone.now()
-    rounds = [index for index in valid if isinstance(reports[index].event, RoundEvent)]
-    records = {rounds[at]: record for at, record in _rounds_store([reports[i] for i in rounds], now).items()}
+    valid_rounds = [index for index in valid if isinstance(reports[index].event, RoundEvent)]
+    runs = {(run.federation_id, run.name): run for run in bulk.instances(TrainingRun, _RUN_FIELDS, run_rows)}
+    stored, counted_runs = _rounds_store([reports[i] for i in valid_rounds], runs, now)
+    records = {valid_rounds[at]: record for at, record in stored.items()}
 
     outcomes, points = [Outcome.REVOKED] * len(reports), []
     for index in valid:
@@ -436,8 +371,14 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
         state.offline_after = offline_deadline(last_update=now, avg_round_duration=state.avg_round_duration)
         state.live_version += 1
     changed = [states[federation_id] for federation_id in sorted(touched)]
-    _update_rows(LiveState, changed, LiveState.FIELDS)
-    counts = _download_counts([state.pk for state in changed])
+    # One round trip writes them; the download counts pushed with the states are read after the locks
+    # were taken, in a statement of their own (see ``_download_counts``).
+    *_, count_rows = bulk.together(
+        bulk.update(TrainingRun, counted_runs, ["rounds_stored"]),
+        bulk.update(LiveState, changed, LiveState.FIELDS),
+        bulk.select(Federation, ["id", "download_count"], where=["id"], keys=[(state.pk,) for state in changed]),
+    )
+    counts = dict(count_rows)
     live.push_after_commit(states=[selectors.snapshot(state, download_count=counts[state.pk]) for state in changed],
                            rounds=points)
     return outcomes

@@ -216,22 +216,33 @@ async def test_an_ingest_that_falls_behind_answers_try_again_later_instead_of_qu
     monkeypatch.setattr(ingest.services, "federations_apply_reports",
                         lambda *, reports: [ingest.services.Outcome.APPLIED] * len(reports))
     commit = ingest.group_commit()
-    original = commit._answers
+    original = commit._written
+    handed = []
 
     async def slow(reports):
+        handed.append(len(reports))
         await release.wait()
         return await original(reports)
 
-    monkeypatch.setattr(commit, "_answers", slow)
+    monkeypatch.setattr(commit, "_written", slow)
     event = protocol.parse_state(STATE)
-    waiting = [asyncio.ensure_future(commit.submit(ingest.services.Report(1, 1, event)))]
+
+    def submit(numbers):
+        return [asyncio.ensure_future(commit.submit(ingest.services.Report(n, n, event))) for n in numbers]
+
+    waiting = submit([1])
     await asyncio.sleep(0.05)  # the first is being written
-    waiting += [asyncio.ensure_future(commit.submit(ingest.services.Report(n, n, event))) for n in range(2, 5)]
-    await asyncio.sleep(0.05)  # three wait for it
+    waiting += submit(range(2, 5))
+    await asyncio.sleep(0.05)  # the next batch is handed to the writer too (two in flight)
+    waiting += submit(range(5, 8))
+    await asyncio.sleep(0.05)  # three more wait for a batch
     refused = await asyncio.wait_for(commit.submit(ingest.services.Report(9, 9, event)), timeout=5)
     assert refused["code"] == protocol.RETRY_LATER and protocol.retriable(refused)
+    assert handed == [1, 3] and ingest.WRITES_IN_FLIGHT == 2
+    assert not any(future.done() for future in waiting)
     release.set()
-    assert await asyncio.gather(*waiting) == [{"ok": True}] * 4
+    assert await asyncio.gather(*waiting) == [{"ok": True}] * 7
+    assert handed == [1, 3, 3]
 
 
 def test_a_replayed_old_state_or_run_does_not_move_the_live_state_back(live_portal, reporting_federation):

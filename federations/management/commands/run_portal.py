@@ -45,9 +45,10 @@ class Command(BaseCommand):
 
         from f2f_site.asgi import application  # after prepare: whitenoise lists the collected files now
         from f2f_site.limits import CappedServer
-        from federations import live
+        from federations import ingest, live
 
         live.bind_event_loop(twisted_loop)  # threads hand their pushes to the server's loop
+        ingest.write_in_a_process()  # the ingest's writes on a core of their own (federations.writer)
 
         if settings.F2F_EMBEDDED_WORKERS and not no_workers:
             from f2f_site import embedded
