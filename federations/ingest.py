@@ -64,6 +64,7 @@ class GroupCommit:
 
     def __init__(self):
         self.writer = writer.ProcessWriter() if _in_a_process else _thread_writer
+        self.writer.start_soon()
         self.waiting: list[tuple[services.Report, asyncio.Future]] = []
         self.waiting_per_federation = collections.Counter()
         self.more = asyncio.Event()
@@ -219,6 +220,7 @@ async def connect(sid, environ, auth):
         logger.exception("Checking a reporting connection from %s failed", address)
         raise _refused(protocol.RETRY_LATER) from None
     await sio.save_session(sid, {"federation_id": federation_id, "token_id": token_id})
+    group_commit()  # its writer starts with the first reporter, not with the first event
     logger.info("Federation %s connected to report (sid %s)", federation_id, sid)
 
 

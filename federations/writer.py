@@ -56,6 +56,9 @@ class ThreadWriter:
     def __init__(self):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="f2f-ingest-writer")
 
+    def start_soon(self) -> None:
+        """Nothing to start: the thread starts with the first batch."""
+
     async def write(self, reports: list) -> list[str]:
         return await asyncio.get_running_loop().run_in_executor(self.executor, write, reports)
 
@@ -73,6 +76,17 @@ class ProcessWriter:
         self.answers: collections.deque[asyncio.Future] = collections.deque()
         self.handing = asyncio.Lock()  # fair: batches are handed over in the order they asked
         self.reading: asyncio.Task | None = None
+
+    def start_soon(self) -> None:
+        """Start the process now (it takes a second or two), so that the first batch does not wait for it."""
+        task = asyncio.get_running_loop().create_task(self._started())
+        task.add_done_callback(lambda done: done.cancelled() or done.exception() is None or logger.error(
+            "The ingest's writer process did not start; the first batch tries again", exc_info=done.exception()))
+
+    async def _started(self) -> None:
+        async with self.handing:
+            if self.stream is None:
+                await self._start()
 
     async def write(self, reports: list) -> list[str]:
         async with self.handing:

@@ -100,7 +100,7 @@ def database_from_url(url: str, *, variable: str = "DATABASE_URL") -> dict:
         path = unquote(parts.path)
         if not path or path == "/":
             raise ImproperlyConfigured(f"{variable} names no SQLite file: {url!r}")
-        # The ingest writes from a thread of its own beside the views: a writer takes the lock when its
+        # The ingest writes from a process of its own beside the views: a writer takes the lock when its
         # transaction begins and waits for it (instead of failing to upgrade a read lock), and WAL lets
         # pages read while the ingest writes.
         # Kept open between requests, as on PostgreSQL: each of the server's request threads keeps its own.

@@ -100,3 +100,18 @@ def test_events_are_answered_through_a_writer_that_dies_in_the_middle(live_porta
         stored = set(RoundRecord.objects.filter(federation=federation).values_list("number", flat=True))
         assert acknowledged <= stored
         assert max(acknowledged) == 20  # the writer that took over stored the last ones
+
+
+def test_the_writer_starts_when_the_first_reporter_connects(live_portal, make_federation):
+    assert writer_processes(live_portal.process.pid) == []
+    federation = make_federation()
+    client = connect(live_portal, {"federation": federation.pk, "token": services.reporting_token_issue(federation=federation)})
+    try:
+        deadline = time.monotonic() + 30
+        while not writer_processes(live_portal.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(writer_processes(live_portal.process.pid)) == 1  # before any event
+        assert client.call("state", STATE, timeout=30) == {"ok": True}
+        assert len(writer_processes(live_portal.process.pid)) == 1
+    finally:
+        client.disconnect()
