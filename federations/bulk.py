@@ -114,18 +114,20 @@ def select(model, names: list[str], *, where: list[str], keys: list[tuple], also
 def instances(model, names: list[str], rows: list[tuple]) -> list:
     """Model instances of rows read by ``select`` (the fields not read are deferred)."""
     db = connections[DEFAULT_DB_ALIAS]  # not the proxy: its every attribute is a thread-local lookup
-    fields = columns(model, names)
+    read = columns(model, names)
+    position = {field: at for at, field in enumerate(model._meta.concrete_fields)}
+    order = sorted(range(len(read)), key=lambda at: position[read[at]])  # Model.from_db takes the model's order
+    fields = [read[at] for at in order]
     converters = [(at, [*db.ops.get_db_converters(field.cached_col), *field.get_db_converters(db)])
                   for at, field in enumerate(fields)]
     converters = [(at, functions) for at, functions in converters if functions]
     attnames = [field.attname for field in fields]
     made = []
     for row in rows:
-        if converters:
-            row = list(row)
-            for at, functions in converters:
-                for function in functions:
-                    row[at] = function(row[at], fields[at].cached_col, db)
+        row = [row[at] for at in order]
+        for at, functions in converters:
+            for function in functions:
+                row[at] = function(row[at], fields[at].cached_col, db)
         made.append(model.from_db(db.alias, attnames, row))
     return made
 
@@ -169,14 +171,16 @@ def insert_new(model, rows: list, names: list[str], *, key: list[str]) -> list:
 def together(*statements: tuple[str, list] | None) -> list[list[tuple]]:
     """Run ``statements`` in order (None is skipped), on PostgreSQL in one round trip; the rows each returned."""
     runs = [statement for statement in statements if statement is not None]
-    with _cursor() as first:
-        cursors = [first, *(_cursor() for _ in runs[1:])]
-        pipeline = connection.connection.pipeline() if connection.vendor == "postgresql" else contextlib.nullcontext()
-        with pipeline:
-            for cursor, (sql, params) in zip(cursors, runs):
-                cursor.execute(sql, params)
-        results = [cursor.fetchall() if cursor.description else [] for cursor in cursors]
-        for cursor in cursors[1:]:
+    cursors = [_cursor() for _ in runs]
+    try:
+        # A pipeline reports a statement's error when it syncs, outside Django's cursor wrapper: wrapped here,
+        # it is Django's error, and a broken connection is marked so that it is closed.
+        with connection.wrap_database_errors:
+            with connection.connection.pipeline() if connection.vendor == "postgresql" else contextlib.nullcontext():
+                for cursor, (sql, params) in zip(cursors, runs):
+                    cursor.execute(sql, params)
+            results = iter([cursor.fetchall() if cursor.description else [] for cursor in cursors])
+    finally:
+        for cursor in cursors:
             cursor.close()
-    answers = iter(results)
-    return [next(answers) if statement is not None else [] for statement in statements]
+    return [next(results) if statement is not None else [] for statement in statements]

@@ -107,11 +107,18 @@ class GroupCommit:
 
     async def _answer(self, batch, answers) -> None:
         """Write the events of ``batch`` the throttle let through (no answer yet), then answer every event."""
-        outcomes = iter(await self._written([report for (report, _), answer in zip(batch, answers) if answer is None]))
-        for (_, future), answer in zip(batch, answers):
-            answer = answer or next(outcomes)
-            if not future.done():
-                future.set_result(answer)
+        try:
+            outcomes = iter(await self._written([report for (report, _), answer in zip(batch, answers)
+                                                 if answer is None]))
+            for (_, future), answer in zip(batch, answers):
+                answer = answer or next(outcomes)
+                if not future.done():
+                    future.set_result(answer)
+        except Exception:
+            logger.exception("Answering a batch of %d reported events failed", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(protocol.refusal(protocol.RETRY_LATER))
 
     async def _throttled(self, reports) -> list[dict | None]:
         """Each report's refusal by the throttle, or None where it may be written."""
@@ -130,18 +137,16 @@ class GroupCommit:
         return answers
 
     async def _written(self, reports) -> list[dict]:
-        """The answers for ``reports`` once written; a batch that fails is tried again a report at a time,
-        so that one report the database refuses does not get the others refused with it."""
+        """The answers for ``reports`` once written: "try again later" for those the writer could not write,
+        and for all of them when the writer itself failed (its process died, say)."""
         if not reports:
             return []
         try:
-            return [ANSWERS[outcome] for outcome in
-                    await self.writer.write(reports)]
+            outcomes = await self.writer.write(reports)
         except Exception:
-            logger.exception("Writing a batch of %d reported events failed", len(reports))
-            if len(reports) == 1:
-                return [protocol.refusal(protocol.RETRY_LATER)]
-        return [answer for report in reports for answer in await self._written([report])]
+            logger.exception("The writer failed a batch of %d reported events", len(reports))
+            return [protocol.refusal(protocol.RETRY_LATER)] * len(reports)
+        return [protocol.refusal(protocol.RETRY_LATER) if outcome is None else ANSWERS[outcome] for outcome in outcomes]
 
 
 ANSWERS = {

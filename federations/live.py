@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import logging
 import os
+import threading
 import uuid
 
 from asgiref.sync import async_to_sync
@@ -77,23 +78,23 @@ def _logged(future) -> None:
         logger.error("A live push failed; pages will catch up on their next message", exc_info=future.exception())
 
 
-# Pushes made while ``collecting``: a writer in another process hands them to the server's (see ``collecting``).
-_collected: list[dict] | None = None
+# Pushes made while ``collecting``, in the thread that collects them (see ``collecting``).
+_collecting = threading.local()
 
 
 @contextlib.contextmanager
 def collecting():
-    """Keep the pushes made in this block, instead of sending them: yields the list they are added to.
+    """Keep the pushes this thread makes in this block, instead of sending them: yields the list they are added to.
 
     For the ingest's writer process, whose pushes the server process sends: the in-process channel
     layer of the embedded mode reaches only the pages of the process that holds it.
     """
-    global _collected
-    _collected, collected = [], _collected
+    outer = getattr(_collecting, "pushes", None)
+    _collecting.pushes = []
     try:
-        yield _collected
+        yield _collecting.pushes
     finally:
-        _collected = collected
+        _collecting.pushes = outer
 
 
 def push(*, federation_ids=(), states=(), rounds=()) -> None:
@@ -101,16 +102,14 @@ def push(*, federation_ids=(), states=(), rounds=()) -> None:
 
     Best-effort for the writer: a push that fails is logged, never raised into it.
     """
-    if _collected is not None:
-        _collected.append({"states": [*states, *(selectors.federation_snapshots(federation_ids) if federation_ids
-                                                 else [])], "rounds": list(rounds)})
-        return
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
         states = [*states, *(selectors.federation_snapshots(federation_ids) if federation_ids else [])]
-        if not states:
+        collected = getattr(_collecting, "pushes", None)
+        if collected is not None:
+            collected.append({"states": states, "rounds": list(rounds)})
+            return
+        layer = get_channel_layer()
+        if layer is None or not states:
             return
         messages = _messages(states, list(rounds))
         try:

@@ -86,14 +86,19 @@ def offline_deadline(*, last_update: datetime, avg_round_duration: float | None)
     return last_update + timedelta(seconds=allowed)
 
 
-def _download_counts(federation_ids: list[int]) -> dict[int, int]:
-    """The download counts of federations whose live rows this transaction has locked, read now.
+def _download_counts_read(federation_ids: list[int]) -> tuple[str, list]:
+    """The statement that reads the download counts of federations whose live rows this transaction has locked.
 
-    A statement of its own: read with the lock (a join, or a subquery of the locking statement),
-    a count committed by a download while the lock was awaited would not be seen, and the state
-    pushed with the higher version would carry the older count.
+    A statement of its own, run after the locks were taken: read with the lock (a join, or a subquery
+    of the locking statement), a count committed by a download while the lock was awaited would not
+    be seen, and the state pushed with the higher version would carry the older count.
     """
-    return dict(Federation.objects.filter(pk__in=federation_ids).values_list("pk", "download_count"))
+    return bulk.select(Federation, ["id", "download_count"], where=["id"], keys=[(pk,) for pk in federation_ids])
+
+
+def _download_counts(federation_ids: list[int]) -> dict[int, int]:
+    [rows] = bulk.together(_download_counts_read(federation_ids))
+    return dict(rows)
 
 
 def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
@@ -213,8 +218,6 @@ class Outcome:
     alive) or REVOKED (the connection's token is no longer active)."""
 
     APPLIED, STALE, REVOKED = "applied", "stale", "revoked"
-
-
 
 
 _RUN_FIELDS = ["id", "federation", "name", "rounds_stored"]
@@ -371,12 +374,11 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
         state.offline_after = offline_deadline(last_update=now, avg_round_duration=state.avg_round_duration)
         state.live_version += 1
     changed = [states[federation_id] for federation_id in sorted(touched)]
-    # One round trip writes them; the download counts pushed with the states are read after the locks
-    # were taken, in a statement of their own (see ``_download_counts``).
+    # One round trip writes them and reads the download counts pushed with the states.
     *_, count_rows = bulk.together(
         bulk.update(TrainingRun, counted_runs, ["rounds_stored"]),
         bulk.update(LiveState, changed, LiveState.FIELDS),
-        bulk.select(Federation, ["id", "download_count"], where=["id"], keys=[(state.pk,) for state in changed]),
+        _download_counts_read([state.pk for state in changed]),
     )
     counts = dict(count_rows)
     live.push_after_commit(states=[selectors.snapshot(state, download_count=counts[state.pk]) for state in changed],

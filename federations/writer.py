@@ -5,14 +5,17 @@ pushing cost ~225 microseconds of CPU per event (measured), a batch write ~140 m
 the server (``ThreadWriter``) the two share that lock and one core; in a process of its own
 (``ProcessWriter``, what ``run_portal`` serves with) the write runs on another core and the server
 keeps its own for the traffic. Both take batches in the order given and write them one at a time,
-in that order, each in one transaction (``services.federations_apply_reports``).
+in that order, each in one transaction (``write``; a batch the database refuses is written event
+by event, in place).
 
 The process is started with ``spawn`` (the server has threads: forking it is unsafe) and talks to
 the server over a socket pair: a batch goes as a pickle of its reports, the answer comes back as a
 pickle of their outcomes and of the live pushes the write made, which the server sends (the
 embedded mode's channel layer lives in the server process; the writer cannot reach its pages). It
 ends when the server closes its end or dies (it reads end of file); a writer that dies is started
-again for the next batch, and the batches it held are answered "try again later".
+again for the next batch, and the batches it held are answered "try again later": their reporters
+send them again, in their order. (A batch the dead writer had committed is then answered "stale",
+and its round points reach open pages with their next load only.)
 """
 
 import asyncio
@@ -23,6 +26,8 @@ import pickle
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import sync_to_async
+
 # Nothing at the top of this module loads Django's models: the writer process imports it to start
 # (``serve``), before Django is set up; the functions import what they use.
 
@@ -32,13 +37,34 @@ _LENGTH = 4  # bytes of the big-endian length before each pickle
 _PICKLE = pickle.HIGHEST_PROTOCOL
 
 
-def write(reports: list) -> list[str]:
-    """Apply one batch of ``services.Report`` (on whichever thread or process writes); the outcome of each.
+def write(reports: list) -> list[str | None]:
+    """Apply one batch of ``services.Report``; the outcome of each, None for one that could not be written.
 
-    The connection is kept from batch to batch without Django's per-request health check (a
-    ``SELECT 1`` before every batch, a tenth of its round trips): a batch that fails closes it if it
-    is broken, and the next batch connects again.
+    The whole batch in one transaction. When its connection fails (one that dropped while idle: the
+    writer keeps its connection without Django's per-request health check, a ``SELECT 1`` before
+    every batch), the batch once more, on a new connection. When the database refuses it, report by
+    report, in order, so that one report the database refuses does not get the others refused with
+    it: in place, before the next batch, so that no later event is written before an earlier one.
     """
+    from django.db import InterfaceError, OperationalError
+
+    try:
+        return _applied(reports)
+    except (InterfaceError, OperationalError):
+        logger.warning("Writing a batch of %d reported events failed on its connection; once more on a new one",
+                       len(reports), exc_info=True)
+        try:
+            return _applied(reports)
+        except Exception:
+            logger.exception("Writing a batch of %d reported events failed again", len(reports))
+    except Exception:
+        logger.exception("Writing a batch of %d reported events failed", len(reports))
+    if len(reports) == 1:
+        return [None]
+    return [outcome for report in reports for outcome in write([report])]
+
+
+def _applied(reports: list) -> list[str]:
     from django.db import close_old_connections
 
     from . import services
@@ -46,8 +72,20 @@ def write(reports: list) -> list[str]:
     try:
         return services.federations_apply_reports(reports=reports)
     except Exception:
-        close_old_connections()
+        close_old_connections()  # closes it if it is broken
         raise
+
+
+def _write_as_a_request(reports: list) -> list[str | None]:
+    """``write`` on a thread that serves the server's other work too: a sound connection before, and closed
+    after if it is too old, as for a request."""
+    from django.db import close_old_connections
+
+    close_old_connections()
+    try:
+        return write(reports)
+    finally:
+        close_old_connections()
 
 
 class ThreadWriter:
@@ -59,8 +97,9 @@ class ThreadWriter:
     def start_soon(self) -> None:
         """Nothing to start: the thread starts with the first batch."""
 
-    async def write(self, reports: list) -> list[str]:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, write, reports)
+    async def write(self, reports: list) -> list[str | None]:
+        # Through asgiref: the write's pushes then find this event loop (live.push).
+        return await sync_to_async(_write_as_a_request, thread_sensitive=False, executor=self.executor)(reports)
 
 
 class WriterGone(ConnectionError):
@@ -117,29 +156,38 @@ class ProcessWriter:
                 for push in pushes:
                     live.push(**push)
                 answer = self.answers.popleft()
+                if answer.done():  # its writer stopped waiting (cancelled)
+                    continue
                 if isinstance(outcomes, BaseException):
                     answer.set_exception(outcomes)
                 else:
                     answer.set_result(outcomes)
         except (asyncio.IncompleteReadError, ConnectionError):
-            if self.process.is_alive():  # it closed its end without ending: end it (it holds a connection)
-                self.process.kill()
-            logger.error("The ingest's writer process ended (exit code %s); the next batch starts another",
-                         self.process.exitcode)
+            unreadable = False
         except Exception:
-            logger.exception("The ingest's writer process answered what cannot be read; the next batch starts another")
-            self.process.kill()
+            logger.exception("The ingest's writer process answered what cannot be read")
+            unreadable = True
         finally:
             stream.close()
-            self.process, self.stream = None, None
+            process, self.process, self.stream = self.process, None, None
             while self.answers:
-                self.answers.popleft().set_exception(WriterGone("the ingest's writer process ended"))
+                answer = self.answers.popleft()
+                if not answer.done():
+                    answer.set_exception(WriterGone("the ingest's writer process ended"))
+        # Ended already, or closed its end without ending, or unreadable: it is not to hold a connection on.
+        process.kill()
+        await asyncio.to_thread(process.join, 10)
+        logger.error("The ingest's writer process ended (exit code %s%s); the next batch starts another",
+                     process.exitcode, ", killed after an unreadable answer" if unreadable else "")
 
 
 def serve(sock: socket.socket) -> None:
     """The writer process: write each batch that comes in, answer with its outcomes and pushes, until end of file."""
+    import signal
+
     import django
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the server; the server's end of file stops this
     django.setup()
     from . import live
 
@@ -149,9 +197,9 @@ def serve(sock: socket.socket) -> None:
         with live.collecting() as pushes:
             try:
                 outcomes = write(reports)
-            except Exception as error:  # the server answers this batch "try again later"
+            except Exception as error:  # not a database's refusal (write answers those): the batch is refused
                 logger.exception("Writing a batch of %d reported events failed", len(reports))
-                outcomes, pushes[:] = RuntimeError(f"the write failed: {error!r}"), []
+                outcomes = RuntimeError(f"the write failed: {error!r}")
         data = pickle.dumps((outcomes, pushes), _PICKLE)
         stream.write(len(data).to_bytes(_LENGTH, "big") + data)
         stream.flush()

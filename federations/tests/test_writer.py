@@ -5,7 +5,6 @@ import signal
 import time
 from pathlib import Path
 
-
 from federations import protocol, services
 from federations.models import LiveState, RoundRecord
 

@@ -1,0 +1,72 @@
+"""The writer's set-based statements and its answers to a database that refuses a batch."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
+
+from federations import bulk, ingest, protocol, services
+from federations.models import LiveState, ReportingToken, TrainingRun
+
+STATE = {"v": 2, "run": "r1", "started": 1_750_000_000_000, "phase": "training", "round": 3, "total_rounds": 5,
+         "connected_clients": 2, "min_clients": 2, "fraction_fit": 1.0}
+
+
+def test_a_statement_that_fails_in_one_round_trip_raises_djangos_error(db):
+    with pytest.raises(DatabaseError) as raised, transaction.atomic():
+        bulk.together(("SELECT 1", []), ("SELECT * FROM no_such_table", []))
+    assert type(raised.value).__module__.startswith("django.db")  # wrapped, so that a broken connection is closed
+    assert connection.errors_occurred
+
+
+def test_rows_read_in_any_order_of_fields_fill_the_right_fields(make_federation):
+    federation = make_federation()
+    run = TrainingRun.objects.create(federation=federation, name="r1", started=1, rounds_stored=2)
+    sql, params = bulk.select(TrainingRun, ["name", "id", "rounds_stored", "federation"], where=["id"], keys=[(run.pk,)])
+    [rows] = bulk.together((sql, params))
+    [read] = bulk.instances(TrainingRun, ["name", "id", "rounds_stored", "federation"], rows)
+    assert (read.pk, read.name, read.rounds_stored, read.federation_id) == (run.pk, "r1", 2, federation.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("failure", [OperationalError("server closed the connection unexpectedly"),
+                                     RuntimeError("the database refused the batch")])
+async def test_a_batch_that_fails_is_written_before_the_batch_behind_it(monkeypatch, make_federation, failure):
+    """With two batches in flight, the first failing once (its connection dropped, or the database refused it):
+    it is written again in place, so the later event of the same federation is the one its state ends on."""
+    federation, other = await sync_to_async(make_federation)(), await sync_to_async(make_federation)()
+    tokens = {}
+    for each in (federation, other):
+        await sync_to_async(services.reporting_token_issue)(federation=each)
+        tokens[each.pk] = await sync_to_async(lambda f=each: ReportingToken.objects.get(federation=f).pk)()
+    apply, release, written = services.federations_apply_reports, threading.Event(), []
+
+    def failing_once(*, reports):
+        written.append([report.event.connected_clients for report in reports])
+        if len(written) == 1:
+            release.wait(10)
+            raise failure
+        return apply(reports=reports)
+
+    monkeypatch.setattr(services, "federations_apply_reports", failing_once)
+    commit = ingest.group_commit()
+
+    def submit(each, **changes):
+        event = protocol.parse_state({**STATE, **changes})
+        return asyncio.ensure_future(commit.submit(services.Report(each.pk, tokens[each.pk], event)))
+
+    try:
+        first = [submit(other, connected_clients=1), submit(federation, connected_clients=2)]
+        await asyncio.sleep(0.1)  # the first batch is being written
+        second = submit(federation, phase="evaluating", connected_clients=5)
+        await asyncio.sleep(0.1)  # the second is handed to the writer too
+        release.set()
+        assert await asyncio.gather(*first, second) == [{"ok": True}] * 3
+        live = await sync_to_async(LiveState.objects.get)(pk=federation.pk)
+        assert (live.phase, live.connected_clients) == ("evaluating", 5)
+        assert written[0] == [1, 2] and written[-1] == [5]
+    finally:  # the threads' connections, so that the test database can be dropped
+        await sync_to_async(connections.close_all, thread_sensitive=False, executor=ingest._thread_writer.executor)()
+        await sync_to_async(connections.close_all)()
