@@ -11,7 +11,9 @@ each value against its column's type as it reads it: a text too long for its col
 not cut short.
 
 On PostgreSQL, statements that do not wait for each other's rows go in one round trip (a psycopg
-pipeline, ``together``): a batch's writer spent half its time waiting for ten round trips.
+pipeline, ``together``): a batch's writer spent half its time waiting for ten round trips. And they
+are prepared once per connection (``_PreparedCursor``), which a pooler between the portal and
+PostgreSQL must allow: PgBouncer in transaction mode does from 1.21 (``max_prepared_statements``).
 """
 
 import contextlib
