@@ -42,8 +42,8 @@ def write(reports: list) -> list[str | None]:
 
     The whole batch in one transaction. When its connection fails (one that dropped while idle: the
     writer keeps its connection without Django's per-request health check, a ``SELECT 1`` before
-    every batch), the batch once more, on a new connection. When the database refuses it, report by
-    report, in order, so that one report the database refuses does not get the others refused with
+    every batch), the batch once more, on a new connection; if that fails too, none of it. When the
+    database refuses it, report by report, in order, so that one report the database refuses does not get the others refused with
     it: in place, before the next batch, so that no later event is written before an earlier one.
     """
     from django.db import InterfaceError, OperationalError
@@ -55,6 +55,9 @@ def write(reports: list) -> list[str | None]:
                        len(reports), exc_info=True)
         try:
             return _applied(reports)
+        except (InterfaceError, OperationalError):  # the database is out of reach: event by event would not help
+            logger.exception("Writing a batch of %d reported events failed on a new connection too", len(reports))
+            return [None] * len(reports)
         except Exception:
             logger.exception("Writing a batch of %d reported events failed again", len(reports))
     except Exception:

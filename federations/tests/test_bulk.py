@@ -70,3 +70,35 @@ async def test_a_batch_that_fails_is_written_before_the_batch_behind_it(monkeypa
     finally:  # the threads' connections, so that the test database can be dropped
         await sync_to_async(connections.close_all, thread_sensitive=False, executor=ingest._thread_writer.executor)()
         await sync_to_async(connections.close_all)()
+
+
+def test_a_database_out_of_reach_costs_two_attempts_not_one_per_event(monkeypatch):
+    from federations import writer
+
+    attempts = []
+
+    def unreachable(*, reports):
+        attempts.append(len(reports))
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "federations_apply_reports", unreachable)
+    monkeypatch.setattr("django.db.close_old_connections", lambda: None)
+    assert writer.write(["a", "b", "c"]) == [None, None, None]
+    assert attempts == [3, 3]
+
+
+def test_a_refused_batch_is_written_event_by_event_and_only_the_refused_one_fails(monkeypatch):
+    from federations import writer
+
+    attempts = []
+
+    def refusing(*, reports):
+        attempts.append(list(reports))
+        if "bad" in reports:
+            raise RuntimeError("refused")
+        return [services.Outcome.APPLIED] * len(reports)
+
+    monkeypatch.setattr(services, "federations_apply_reports", refusing)
+    monkeypatch.setattr("django.db.close_old_connections", lambda: None)
+    assert writer.write(["a", "bad", "c"]) == [services.Outcome.APPLIED, None, services.Outcome.APPLIED]
+    assert attempts == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
