@@ -173,6 +173,8 @@ def insert_new(model, rows: list, names: list[str], *, key: list[str]) -> list:
 def together(*statements: tuple[str, list] | None) -> list[list[tuple]]:
     """Run ``statements`` in order (None is skipped), on PostgreSQL in one round trip; the rows each returned."""
     runs = [statement for statement in statements if statement is not None]
+    if not runs:
+        return [[] for _ in statements]
     cursors = [_cursor() for _ in runs]
     try:
         # A pipeline reports a statement's error when it syncs, outside Django's cursor wrapper: wrapped here,

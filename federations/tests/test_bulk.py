@@ -102,3 +102,8 @@ def test_a_refused_batch_is_written_event_by_event_and_only_the_refused_one_fail
     monkeypatch.setattr("django.db.close_old_connections", lambda: None)
     assert writer.write(["a", "bad", "c"]) == [services.Outcome.APPLIED, None, services.Outcome.APPLIED]
     assert attempts == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+
+
+def test_statements_none_of_which_is_to_run_return_no_rows(db):
+    assert bulk.together(None, None) == [[], []]
+    assert bulk.together(("SELECT 1", []), None) == [[(1,)], []]
