@@ -156,11 +156,10 @@ def insert_new(model, rows: list, names: list[str], *, key: list[str]) -> list:
     listed = ", ".join(_quote(column.column) for column in cols)
     rows_table, params = source(cols, _row_values(cols, rows))
     # "WHERE true": SQLite would read ON CONFLICT as part of a join's ON without it.
-    with _cursor() as cursor:
-        cursor.execute(f"INSERT INTO {_quote(meta.db_table)} ({listed}) SELECT {listed} FROM {rows_table} WHERE true "
-                       f"ON CONFLICT DO NOTHING RETURNING {_quote(meta.pk.column)}, "
-                       f"{', '.join(_quote(column.column) for column in key_columns)}", params)
-        inserted = {tuple(values): pk for pk, *values in cursor.fetchall()}
+    [returned] = together((f"INSERT INTO {_quote(meta.db_table)} ({listed}) SELECT {listed} FROM {rows_table} WHERE true "
+                           f"ON CONFLICT DO NOTHING RETURNING {_quote(meta.pk.column)}, "
+                           f"{', '.join(_quote(column.column) for column in key_columns)}", params))
+    inserted = {tuple(values): pk for pk, *values in returned}
     kept = []
     for row in rows:
         pk = inserted.pop(tuple(getattr(row, column.attname) for column in key_columns), None)

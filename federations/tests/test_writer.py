@@ -27,16 +27,24 @@ def writer_processes(portal_pid: int) -> list[int]:
     return found
 
 
+def reporter(portal, federation):
+    return connect(portal, {"federation": federation.pk, "token": services.reporting_token_issue(federation=federation)})
+
+
+def wait_until(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_the_portal_writes_in_a_process_of_its_own_and_starts_another_when_it_dies(live_portal, make_federation):
     federation = make_federation()
-    client = connect(live_portal, {"federation": federation.pk, "token": services.reporting_token_issue(federation=federation)})
+    client = reporter(live_portal, federation)
     try:
         assert client.call("state", STATE, timeout=30) == {"ok": True}
         [writer] = writer_processes(live_portal.process.pid)
         os.kill(writer, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while writer_processes(live_portal.process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)  # reaped by the portal once it has read the end of its socket
+        wait_until(lambda: not writer_processes(live_portal.process.pid), 10)  # reaped once the portal reads EOF
 
         # An event the portal hands to the dead writer before it has noticed is answered "try again later",
         # as a reporter's events are whenever the Indexer cannot store them; sent again, it is stored.
@@ -56,7 +64,7 @@ def test_the_portal_writes_in_a_process_of_its_own_and_starts_another_when_it_di
 
 def test_a_portal_stopped_takes_its_writer_with_it(live_portal, make_federation):
     federation = make_federation()
-    client = connect(live_portal, {"federation": federation.pk, "token": services.reporting_token_issue(federation=federation)})
+    client = reporter(live_portal, federation)
     try:
         assert client.call("state", STATE, timeout=30) == {"ok": True}
         [writer] = writer_processes(live_portal.process.pid)
@@ -64,9 +72,7 @@ def test_a_portal_stopped_takes_its_writer_with_it(live_portal, make_federation)
         client.disconnect()
     live_portal.process.terminate()
     live_portal.process.wait(timeout=20)
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{writer}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not Path(f"/proc/{writer}").exists(), 10)
     assert not Path(f"/proc/{writer}").exists() or "(Z)" in Path(f"/proc/{writer}/stat").read_text()
 
 
@@ -74,8 +80,7 @@ def test_events_are_answered_through_a_writer_that_dies_in_the_middle(live_porta
     """Batches the dead writer held are tried again, event by event, by the next one: every event gets an answer,
     and every event answered "ok" is stored."""
     federations = [make_federation() for _ in range(5)]
-    clients = [connect(live_portal, {"federation": f.pk, "token": services.reporting_token_issue(federation=f)})
-               for f in federations]
+    clients = [reporter(live_portal, federation) for federation in federations]
     try:
         assert clients[0].call("state", STATE, timeout=30) == {"ok": True}
         [writer] = writer_processes(live_portal.process.pid)
@@ -86,9 +91,7 @@ def test_events_are_answered_through_a_writer_that_dies_in_the_middle(live_porta
                             callback=lambda answer, key=(index, number): answers.__setitem__(key, answer))
             if number == 5:
                 os.kill(writer, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while len(answers) < 100 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(answers) == 100, 60)
     finally:
         for client in clients:
             client.disconnect()
@@ -104,11 +107,9 @@ def test_events_are_answered_through_a_writer_that_dies_in_the_middle(live_porta
 def test_the_writer_starts_when_the_first_reporter_connects(live_portal, make_federation):
     assert writer_processes(live_portal.process.pid) == []
     federation = make_federation()
-    client = connect(live_portal, {"federation": federation.pk, "token": services.reporting_token_issue(federation=federation)})
+    client = reporter(live_portal, federation)
     try:
-        deadline = time.monotonic() + 30
-        while not writer_processes(live_portal.process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: writer_processes(live_portal.process.pid), 30)
         assert len(writer_processes(live_portal.process.pid)) == 1  # before any event
         assert client.call("state", STATE, timeout=30) == {"ok": True}
         assert len(writer_processes(live_portal.process.pid)) == 1
