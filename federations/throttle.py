@@ -15,6 +15,7 @@ does the per-key work).
 import asyncio
 import math
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,7 +32,7 @@ class Limit:
     def keys(self, key: str, now: float) -> tuple[str, str, float]:
         """The current and the previous window's counter, and how far into the current window ``now`` is (0..1)."""
         window, into = divmod(now, self.seconds)
-        base = f"{KEY_PREFIX}:{self.name}:{key}"
+        base = f"{KEY_PREFIX}:{self.name}:{urllib.parse.quote(key, safe=':./')}"  # no spaces: see RedisCounts
         return f"{base}:{int(window)}", f"{base}:{int(window) - 1}", into / self.seconds
 
     def allowed(self, *, previous: int, current: int, into: float) -> int:
@@ -70,15 +71,16 @@ class MemoryCounts:
 class RedisCounts:
     """Counters in Redis, shared by every portal process; one script call per batch of keys."""
 
-    # KEYS: counter and other counter, in pairs; ARGV: the ttl, then an amount per pair.
-    # Returns each counter's new count and its other counter's count.
+    # ARGV: the ttl, then "counter amount other-counter" for each entry, all in one string (one argument
+    # rather than three per entry: redis-py encodes each argument in Python, 6 microseconds an event).
+    # Returns each counter's new count and its other counter's count. (Its keys are not declared in
+    # KEYS: the counts live on one Redis, not a cluster.)
     ADD_AND_READ = """
     local results = {}
-    for i = 1, #KEYS, 2 do
-        local count = redis.call("INCRBY", KEYS[i], ARGV[(i + 1) / 2 + 1])
-        redis.call("EXPIRE", KEYS[i], ARGV[1])
-        results[i] = count
-        results[i + 1] = tonumber(redis.call("GET", KEYS[i + 1]) or "0")
+    for key, amount, other in string.gmatch(ARGV[2], "(%S+) (%S+) (%S+)") do
+        results[#results + 1] = redis.call("INCRBY", key, amount)
+        redis.call("EXPIRE", key, ARGV[1])
+        results[#results + 1] = tonumber(redis.call("GET", other) or "0")
     end
     return results
     """
@@ -90,8 +92,8 @@ class RedisCounts:
         self.add_and_read_script = self.redis.register_script(self.ADD_AND_READ)
 
     async def add_and_read(self, entries, ttl):
-        keys = [key for current, _, other in entries for key in (current, other)]
-        replies = await self.add_and_read_script(keys=keys, args=[ttl, *(amount for _, amount, _ in entries)])
+        listed = " ".join(f"{current} {amount} {other}" for current, amount, other in entries)
+        replies = await self.add_and_read_script(args=[ttl, listed])
         return list(zip(replies[::2], replies[1::2]))
 
     async def subtract(self, entries, ttl):
