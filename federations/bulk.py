@@ -42,17 +42,18 @@ class _PreparedCursor(psycopg.Cursor):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
-def _cursor():
-    """A cursor for a batch's statements: on PostgreSQL one that prepares them, wrapped as Django wraps its
-    own (errors); while queries are logged (debugging, tests that count statements), Django's own, whose
-    log shows each statement with its parameters (Django cannot show a server-bound one)."""
-    if connection.vendor != "postgresql" or connection.queries_logged:
-        return connection.cursor()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        if connection.connection.prepare_threshold is None:  # Django's "never"; psycopg would ignore prepare=True
-            connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
-        return connection.make_cursor(_PreparedCursor(connection.connection))
+def _cursor(db):
+    """A cursor of ``db`` (a connection) for a batch's statements: on PostgreSQL one that prepares them,
+    wrapped as Django wraps its own (errors); while queries are logged (debugging, tests that count
+    statements), Django's own, whose log shows each statement with its parameters (Django cannot show
+    a server-bound one)."""
+    if db.vendor != "postgresql" or db.queries_logged:
+        return db.cursor()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        if db.connection.prepare_threshold is None:  # Django's "never"; psycopg would ignore prepare=True
+            db.connection.prepare_threshold = _ONLY_WHEN_ASKED
+        return db.make_cursor(_PreparedCursor(db.connection))
 
 
 def columns(model, names: list[str]) -> list:
@@ -136,14 +137,22 @@ def _matching(model, key_columns: tuple, keys: list[tuple]) -> tuple[str, list]:
     ``json_to_recordset`` and joins by hashing a whole table of a few thousand rows instead (0.4 to
     0.8 ms a statement, measured; the writer's PostgreSQL time per event went from 188 to 120 us).
     """
+    condition = _condition(model, key_columns, connection.vendor)
+    if connection.vendor == "postgresql":
+        return condition, [list(values) for values in zip(*keys)] or [[] for _ in key_columns]
+    rows_table, params = source(key_columns, keys)
+    return condition % rows_table, params
+
+
+@functools.cache
+def _condition(model, key_columns: tuple, vendor: str) -> str:
+    """``_matching``'s text (made once: see ``_source``); on SQLite with ``%s`` where its keys' table goes."""
     table = _quote(model._meta.db_table)
     listed = ", ".join(f"{table}.{_quote(column.column)}" for column in key_columns)
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in key_columns)
-        return f"({listed}) IN (SELECT * FROM unnest({arrays}))", [list(values) for values in zip(*keys)] or \
-            [[] for _ in key_columns]
-    rows_table, params = source(key_columns, keys)
-    return f"({listed}) IN (SELECT * FROM {rows_table})", params
+        return f"({listed}) IN (SELECT * FROM unnest({arrays}))"
+    return f"({listed}) IN (SELECT * FROM %s)"
 
 
 def instances(model, names: list[str], rows: list[tuple]) -> list:
@@ -238,12 +247,13 @@ def together(*statements: tuple[str, list] | None) -> list[list[tuple]]:
     runs = [statement for statement in statements if statement is not None]
     if not runs:
         return [[] for _ in statements]
-    cursors = [_cursor() for _ in runs]
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: its every attribute is a thread-local lookup
+    cursors = [_cursor(db) for _ in runs]
     try:
         # A pipeline reports a statement's error when it syncs, outside Django's cursor wrapper: wrapped here,
         # it is Django's error, and a broken connection is marked so that it is closed.
-        with connection.wrap_database_errors:
-            with connection.connection.pipeline() if connection.vendor == "postgresql" else contextlib.nullcontext():
+        with db.wrap_database_errors:
+            with db.connection.pipeline() if db.vendor == "postgresql" else contextlib.nullcontext():
                 for cursor, (sql, params) in zip(cursors, runs):
                     cursor.execute(sql, params)
             results = iter([cursor.fetchall() if cursor.description else [] for cursor in cursors])
