@@ -219,6 +219,21 @@ def fresh_channel_layer():
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limit_counted():
+    """Each test starts with no request counted against the portal's rate limits (test settings' cache)."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):  # Redis: only its own keys, not the database
+        redis = cache._cache.get_client(write=True)
+        for key in redis.scan_iter(f"*{cache.key_prefix}*"):
+            redis.delete(key)
+    else:
+        cache.clear()
+
+
 @pytest.fixture
 def live_pushes(monkeypatch):
     """What writers hand to ``federations.live.push`` (after their commit): a list of its keyword arguments."""

@@ -35,7 +35,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from federations import demo, live, services  # noqa: E402
-from federations.models import Federation, LiveState, Status  # noqa: E402
+from federations.models import Federation, LiveState, OnlineSpell, Status  # noqa: E402
 
 TARGET_SECONDS = 1.0
 
@@ -46,8 +46,13 @@ def prepare(silent: int) -> list[int]:
     LiveState.objects.update(status=Status.ONLINE, offline_after=now + timezone.timedelta(hours=1))
     LiveState.objects.filter(pk__in=ids[::len(ids) // silent][:silent]).update(
         offline_after=now - timezone.timedelta(seconds=1))
+    # Every online federation is in an open spell of uptime, which the sweep ends for the silent ones.
+    OnlineSpell.objects.all().delete()
+    OnlineSpell.objects.bulk_create([OnlineSpell(federation_id=pk, started=now - timezone.timedelta(hours=2))
+                                     for pk in ids], batch_size=5000)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE federations_livestate")
+        cursor.execute("VACUUM ANALYZE federations_onlinespell")
     return ids
 
 

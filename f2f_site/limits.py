@@ -1,4 +1,6 @@
-"""The cap on request bodies, enforced while daphne reads them (settings.F2F_MAX_REQUEST_BYTES).
+"""Limits at the edge: the cap on request bodies, and who a client is for the rate limits.
+
+The cap on request bodies is enforced while daphne reads them (settings.F2F_MAX_REQUEST_BYTES).
 
 daphne reads a request's whole body into memory or a temporary file (twisted.web does that)
 before it starts the ASGI application, then queues all of it at once; a limit inside the
@@ -17,11 +19,13 @@ the 413 cleanly. WebSocket messages are framed by autobahn, whose size limits th
 from the same cap.
 """
 
+import ipaddress
 import json
 import logging
 
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +99,60 @@ class CappedServer(Server):
     @http_factory.setter
     def http_factory(self, _daphnes_factory):
         self._capped_http_factory = CappedHTTPFactory(self)
+
+
+def client_address(peer: str, forwarded_for: str = "") -> str:
+    """The address a client's requests are counted against (rate limits, failed connections).
+
+    The peer's, unless the peer is one of ``settings.F2F_TRUSTED_PROXIES``: then the nearest
+    address in ``forwarded_for`` (X-Forwarded-For) that is not a trusted proxy (proxies append, so
+    only the part a trusted proxy wrote is believed). IPv6 clients count per /64, the block one
+    host usually holds.
+    """
+    hops = [peer] + [hop.strip() for hop in reversed(forwarded_for.split(","))]
+    address = None
+    for hop in hops:
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            break  # what follows a hop we cannot read is not believed
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not any(address in network for network in settings.F2F_TRUSTED_PROXIES):
+            break
+    if address is None:
+        return str(peer)
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:1.2.3.4 is the IPv4 client 1.2.3.4, not a /64 shared by all
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def request_client_address(request) -> str:
+    """``client_address`` of a Django request."""
+    return client_address(request.META.get("REMOTE_ADDR") or "unknown", request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def over_hourly_limit(request, *, group: str, per_hour: int) -> bool:
+    """Whether this POST is one more than ``per_hour`` from its client's address within the hour (counted
+    with django-ratelimit in the "limits" cache: Redis in the services mode, shared by every portal
+    process). When the cache cannot be reached, nothing is refused: a report or a submission is worth
+    more than the flood protection while Redis is down (logged)."""
+    from django_ratelimit.core import is_ratelimited
+
+    try:
+        return is_ratelimited(request, group=group, key=lambda group, request: request_client_address(request),
+                              rate=f"{per_hour}/h", method="POST", increment=True)
+    except Exception:
+        logger.warning("The rate limit %r could not be counted; the request goes through", group, exc_info=True)
+        return False
+
+
+def too_many(request, what: str):
+    """The readable refusal of a client over a rate limit: HTTP 429, nothing saved, when to come back."""
+    from django.shortcuts import render
+
+    response = render(request, "too_many.html", {"what": what}, status=429)
+    response["Retry-After"] = "3600"
+    return response

@@ -7,5 +7,6 @@ admin.site.site_title = "F2F operators"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("indexer.urls")),
+    path("", include("reports.urls")),
     path("", include("federations.urls")),
 ]

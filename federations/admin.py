@@ -3,7 +3,11 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.html import format_html
+
+from reports.admin import moderate
+from reports.models import OPEN_STATUSES, Action, ModerationAction
 
 from . import services
 from .models import ClientFile, Federation, LiveState, ReportingToken
@@ -36,23 +40,39 @@ class LiveStateInline(admin.StackedInline):
             request.user.has_perm("federations.change_federation")
 
 
+class ModerationActionInline(admin.TabularInline):
+    model = ModerationAction
+    fields = ["created_at", "action", "actor", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "moderation (what was done to its standing, by whom and why)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Federation)
 class FederationAdmin(admin.ModelAdmin):
     list_display = [
         "name", "live__status", "live__phase", "category", "application", "round_progress",
         "live__connected_clients", "live__completed_rounds", "download_count", "live__last_update",
     ]
-    list_filter = ["live__status", "live__phase", "category", "flower_api", "created_at"]
+    list_filter = [
+        ("suspended_at", admin.EmptyFieldListFilter), ("under_review_since", admin.EmptyFieldListFilter),
+        "live__status", "live__phase", "category", "flower_api", "created_at",
+    ]
     list_select_related = ["live"]
     search_fields = ["name", "slug", "application", "tags", "server_address", "owner_contact"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["client_file"]
     date_hierarchy = "created_at"
-    inlines = [LiveStateInline, ReportingTokenInline]
-    actions = ["rotate_reporting_token", "revoke_reporting_tokens"]
+    inlines = [LiveStateInline, ReportingTokenInline, ModerationActionInline]
+    actions = ["rotate_reporting_token", "revoke_reporting_tokens", moderate(Action.SUSPENDED),
+               moderate(Action.REINSTATED), moderate(Action.CLEARED), moderate(Action.FLAGGED)]
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over a large catalog on every page is wasted work
-    readonly_fields = ["download_count", "created_at"]
+    readonly_fields = ["download_count", "created_at", "suspended_at", "under_review_since", "fault_reports"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "category", "application", "description", "tags"]}),
         ("Card", {"fields": [
@@ -60,8 +80,14 @@ class FederationAdmin(admin.ModelAdmin):
             "compute_needs", "license", "owner_contact",
         ]}),
         ("Joining", {"fields": ["server_address", "client_file"]}),
-        ("Counts", {"fields": readonly_fields}),
+        ("Counts and standing", {"fields": readonly_fields}),
     ]
+
+    @admin.display(description="fault reports")
+    def fault_reports(self, federation):
+        url = reverse("admin:reports_faultreport_changelist") + f"?federation__id__exact={federation.pk}"
+        return format_html('<a href="{}">{} report(s), {} open</a>', url, federation.fault_reports.count(),
+                           federation.fault_reports.filter(status__in=OPEN_STATUSES).count())
 
     @admin.display(description="round")
     def round_progress(self, federation):

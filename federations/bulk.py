@@ -213,6 +213,16 @@ def _update(model, cols: tuple, vendor: str) -> tuple[str, str]:
     return f"UPDATE {table} SET {assignments} FROM ", after
 
 
+def insert(model, rows: list, names: list[str]) -> tuple[str, list] | None:
+    """The statement that inserts ``names`` of each of ``rows`` (None when there are none)."""
+    if not rows:
+        return None
+    cols = tuple(columns(model, names))
+    rows_table, params = source(cols, _row_values(cols, rows))
+    before, after = _insert(model, cols, connection.vendor)
+    return before + rows_table + after, params
+
+
 def insert_new(model, rows: list, names: list[str], *, key: list[str]) -> list:
     """Insert, in one statement, the ``rows`` whose ``key`` (a unique constraint) no stored row has yet;
     returns those inserted, their primary keys set. A key twice in ``rows`` is inserted the first time."""
@@ -220,8 +230,10 @@ def insert_new(model, rows: list, names: list[str], *, key: list[str]) -> list:
         return []
     cols, key_columns = tuple(columns(model, names)), tuple(columns(model, key))
     rows_table, params = source(cols, _row_values(cols, rows))
-    before, after = _insert_new(model, cols, key_columns, connection.vendor)
-    [returned] = together((before + rows_table + after, params))
+    before, after = _insert(model, cols, connection.vendor)
+    returning = (f" ON CONFLICT DO NOTHING RETURNING {_quote(model._meta.pk.column)}, "
+                 f"{', '.join(_quote(column.column) for column in key_columns)}")
+    [returned] = together((before + rows_table + after + returning, params))
     inserted = {tuple(values): pk for pk, *values in returned}
     kept = []
     for row in rows:
@@ -233,13 +245,11 @@ def insert_new(model, rows: list, names: list[str], *, key: list[str]) -> list:
 
 
 @functools.cache
-def _insert_new(model, cols: tuple, key_columns: tuple, vendor: str) -> tuple[str, str]:
-    """``insert_new``'s text before and after its rows' table (made once: see ``_source``)."""
+def _insert(model, cols: tuple, vendor: str) -> tuple[str, str]:
+    """The text of an insert before and after its rows' table (made once: see ``_source``)."""
     listed = ", ".join(_quote(column.column) for column in cols)
-    # "WHERE true": SQLite would read ON CONFLICT as part of a join's ON without it.
-    return (f"INSERT INTO {_quote(model._meta.db_table)} ({listed}) SELECT {listed} FROM ",
-            f" WHERE true ON CONFLICT DO NOTHING RETURNING {_quote(model._meta.pk.column)}, "
-            f"{', '.join(_quote(column.column) for column in key_columns)}")
+    # "WHERE true": SQLite would read an ON CONFLICT that follows as part of a join's ON without it.
+    return f"INSERT INTO {_quote(model._meta.db_table)} ({listed}) SELECT {listed} FROM ", " WHERE true"
 
 
 def together(*statements: tuple[str, list] | None) -> list[list[tuple]]:

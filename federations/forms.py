@@ -16,6 +16,7 @@ class CatalogFilterForm(forms.Form):
     )
     application = forms.ChoiceField(required=False, widget=forms.Select(attrs=SELECT))
     online = forms.BooleanField(required=False, label="Online only")
+    wanted = forms.BooleanField(required=False, label="Participants wanted")
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, widget=forms.Select(attrs=SELECT))
     # Where the page starts (after a federation) or ends (before one), as the catalog's page links write it.
     after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
@@ -67,10 +68,12 @@ class CatalogFilterForm(forms.Form):
             "category": data.get("category", ""),
             "application": data.get("application", ""),
             "online_only": data.get("online", False),
+            "wanted_only": data.get("wanted", False),
             "sort": data.get("sort") or DEFAULT_SORT,
         }
 
     @property
     def is_filtered(self) -> bool:
         filters = self.filters()
-        return bool(filters["query"] or filters["category"] or filters["application"] or filters["online_only"])
+        return bool(filters["query"] or filters["category"] or filters["application"] or filters["online_only"]
+                    or filters["wanted_only"])

@@ -11,7 +11,6 @@ its own), and each of its events is acknowledged once that transaction has commi
 
 import asyncio
 import collections
-import ipaddress
 import logging
 
 import socketio
@@ -19,6 +18,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from f2f_site import __version__ as portal_version
+from f2f_site import limits
 
 from . import protocol, services, writer
 from .throttle import throttle
@@ -170,31 +170,9 @@ def group_commit() -> GroupCommit:
 
 
 def client_address(environ) -> str:
-    """The address that failed connection attempts are counted against.
-
-    The peer's, unless the peer is one of ``settings.F2F_TRUSTED_PROXIES``: then the nearest
-    address in X-Forwarded-For that is not a trusted proxy (proxies append, so only the part a
-    trusted proxy wrote is believed). IPv6 clients count per /64, the block one host usually holds.
-    """
+    """The address failed connection attempts are counted against (``f2f_site.limits.client_address``)."""
     client = environ.get("asgi.scope", {}).get("client") or ("unknown", 0)
-    hops = [client[0]] + [hop.strip() for hop in reversed(environ.get("HTTP_X_FORWARDED_FOR", "").split(","))]
-    address = None
-    for hop in hops:
-        try:
-            address = ipaddress.ip_address(hop)
-        except ValueError:
-            break  # what follows a hop we cannot read is not believed
-        if address.version == 6 and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not any(address in network for network in settings.F2F_TRUSTED_PROXIES):
-            break
-    if address is None:
-        return str(client[0])
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped  # ::ffff:1.2.3.4 is the IPv4 client 1.2.3.4, not a /64 shared by all
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
+    return limits.client_address(str(client[0]), environ.get("HTTP_X_FORWARDED_FOR", ""))
 
 
 def _refused(code: str) -> socketio.exceptions.ConnectionRefusedError:

@@ -93,19 +93,28 @@ class Federation(Card):
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     search_document = models.TextField(editable=False, blank=True)
+    # Its standing with the operators (set by reports.services, which records who did it and why): a suspended
+    # federation is out of the catalog and search, its token refused and its client not served; one under
+    # review (reported by several people) carries a badge until an operator clears it.
+    suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    under_review_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="federation_newest"),
             models.Index(fields=["-download_count", "-id"], name="federation_most_downloaded"),
+            # The few suspended ones, found without reading the catalog (the ingest checks tokens against them).
+            models.Index(fields=["suspended_at"], condition=models.Q(suspended_at__isnull=False),
+                         name="federation_suspended"),
         ]
 
     def __str__(self):
         return self.name
 
-    # Counted in the database by concurrent downloads: saving a card never puts back the value it loaded.
-    COUNTED_FIELDS = ["download_count"]
+    # Written in the database by their own services (downloads counted concurrently, the operators' sanctions):
+    # saving a card never puts back the values it loaded.
+    SERVICE_FIELDS = ["download_count", "suspended_at", "under_review_since"]
 
     def save(self, *args, update_fields=None, **kwargs):
         adding = self._state.adding
@@ -113,7 +122,7 @@ class Federation(Card):
         if not adding:
             if update_fields is None:
                 update_fields = [field.name for field in self._meta.concrete_fields
-                                 if not field.primary_key and field.name not in self.COUNTED_FIELDS]
+                                 if not field.primary_key and field.name not in self.SERVICE_FIELDS]
             return super().save(*args, update_fields=update_fields, **kwargs)
         with transaction.atomic(using=kwargs.get("using") or router.db_for_write(Federation)):
             super().save(*args, **kwargs)
@@ -182,6 +191,16 @@ class LiveState(models.Model):
     def progress_percent(self) -> int:
         return progress_percent(self.current_round, self.total_rounds)
 
+    @property
+    def participants_wanted(self) -> bool:
+        return participants_wanted(self.status, self.connected_clients, self.min_clients)
+
+
+def participants_wanted(status: str, connected_clients: int, min_clients: int) -> bool:
+    """Whether a federation is looking for participants: online, with fewer clients connected than it needs
+    (its query form: ``selectors._live_conditions``)."""
+    return status == Status.ONLINE and connected_clients < min_clients
+
 
 def progress_percent(current_round: int, total_rounds: int) -> int:
     """How far a training is, in whole percent (0 when its length is unknown)."""
@@ -237,6 +256,27 @@ class RoundRecord(models.Model):
 
     def __str__(self):
         return f"{self.federation} run {self.run} round {self.number}"
+
+
+class OnlineSpell(models.Model):
+    """A time a federation's server was online: from the report that brought it online to the last report
+    before the heartbeat found it silent (``ended``; None while it is online). Its uptime is made of these."""
+
+    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="online_spells",
+                                   db_index=False)
+    started = models.DateTimeField()
+    ended = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["federation", "-started"], name="spell_federation_recent"),
+            # The open spells, which the heartbeat closes, and the old ones, which it deletes.
+            models.Index(fields=["federation"], condition=models.Q(ended__isnull=True), name="spell_open"),
+            models.Index(fields=["ended"], name="spell_ended"),
+        ]
+
+    def __str__(self):
+        return f"{self.federation} online {self.started:%Y-%m-%d %H:%M} - {self.ended or 'now'}"
 
 
 class ReportingToken(models.Model):

@@ -9,13 +9,16 @@ from django.core.cache import cache
 from django.db import connections
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from . import search
-from .models import ClientFile, Federation, LiveState, Phase, RoundRecord, Status, progress_percent
+from .models import (
+    ClientFile, Federation, LiveState, OnlineSpell, Phase, RoundRecord, Status, participants_wanted, progress_percent,
+)
 
 # Each sort orders by one field (a lookup path), descending, then by descending id (so ties have one
 # order and pages never skip or repeat a federation). The live state the catalog reads:
-# completed_rounds here, status in _online below; nothing else in the catalog names it.
+# completed_rounds here, status and clients in _live_conditions below; nothing else in the catalog names it.
 SORTS = {
     "newest": "created_at",
     "downloads": "download_count",
@@ -35,15 +38,17 @@ _BIGINT = 2**63
 
 
 def listed_federations() -> QuerySet[Federation]:
-    """The federations the public may see."""
-    return Federation.objects.all()
+    """The federations the catalog and search show: all but the suspended ones."""
+    return Federation.objects.filter(suspended_at__isnull=True)
 
 
 def catalog(
-    *, query: str = "", category: str = "", application: str = "", online_only: bool = False, sort: str = DEFAULT_SORT
+    *, query: str = "", category: str = "", application: str = "", online_only: bool = False,
+    wanted_only: bool = False, sort: str = DEFAULT_SORT,
 ) -> QuerySet[Federation]:
     """The listed federations that match, in the sort's order (ties by descending id)."""
-    federations = _matching(query=query, category=category, application=application, online_only=online_only)
+    federations = _matching(query=query, category=category, application=application, online_only=online_only,
+                            wanted_only=wanted_only)
     if SORTS[sort].startswith("live__"):
         # Every federation has its live state: an inner join lets PostgreSQL walk the live state's index
         # in order (a left join, what ordering by a reverse relation makes, cannot).
@@ -57,20 +62,25 @@ def catalog(
     ).order_by(f"-{SORTS[sort]}", "-id")
 
 
-def _matching(*, query: str, category: str, application: str, online_only: bool) -> QuerySet[Federation]:
+def _matching(*, query: str, category: str, application: str, online_only: bool,
+              wanted_only: bool = False) -> QuerySet[Federation]:
     federations = search.matching(listed_federations(), query)
     if category:
         federations = federations.filter(category=category)
     if application:
         federations = federations.filter(application=application)
-    if online_only:
-        federations = federations.filter(_online())
-    return federations
+    return federations.filter(*_live_conditions(online_only=online_only, wanted_only=wanted_only))
 
 
-def _online(path: str = "live__") -> Q:
-    """Online federations; with ``path=""``, online live states."""
-    return Q(**{f"{path}status": Status.ONLINE})
+def _live_conditions(*, online_only: bool, wanted_only: bool, path: str = "live__") -> list[Q]:
+    """The live state's filters: online federations, or those that want participants (the query form of
+    ``models.participants_wanted``); with ``path=""``, on live states."""
+    conditions = []
+    if online_only or wanted_only:
+        conditions.append(Q(**{f"{path}status": Status.ONLINE}))
+    if wanted_only:
+        conditions.append(Q(**{f"{path}connected_clients__lt": F(f"{path}min_clients")}))
+    return conditions
 
 
 _POSITION = re.compile(r"(-?\d{1,19})\.(\d{1,19})")
@@ -119,14 +129,16 @@ class Page:
 
 def catalog_page(
     *, query: str = "", category: str = "", application: str = "", online_only: bool = False,
-    sort: str = DEFAULT_SORT, after: Position | None = None, before: Position | None = None,
+    wanted_only: bool = False, sort: str = DEFAULT_SORT, after: Position | None = None,
+    before: Position | None = None,
 ) -> Page:
     """The PAGE_SIZE federations right after ``after`` (or right before ``before``, or the first ones).
 
     Keyset pages: each is found through the sort's index from the position the link carries, so a
     deep page costs what the first one does, and a federation added meanwhile shifts nothing.
     """
-    filters = {"query": query, "category": category, "application": application, "online_only": online_only}
+    filters = {"query": query, "category": category, "application": application, "online_only": online_only,
+               "wanted_only": wanted_only}
     backwards = before is not None and after is None
     position = before if backwards else after
     rows = _live_rows(filters, sort, position, backwards) if _walks_live_index(sort) else None
@@ -204,8 +216,9 @@ def _walked_rows(filters: dict, sort: str, position: Position | None, backwards:
                                      descending=not backwards))
     # The card's conditions in a correlated EXISTS (outside it, SQLite would drive the query from them); the
     # live state's on the walked row itself (checked in the EXISTS, each took a second lookup of it).
-    card = _matching(**{**filters, "online_only": False}).filter(pk=OuterRef("pk"))
-    walk = states.filter(Exists(card), *([_online("")] if filters["online_only"] else []))
+    card = _matching(**{**filters, "online_only": False, "wanted_only": False}).filter(pk=OuterRef("pk"))
+    walk = states.filter(Exists(card), *_live_conditions(online_only=filters["online_only"],
+                                                         wanted_only=filters["wanted_only"], path=""))
     bound = None if limit is None else next(iter(states.values_list(field, "pk")[limit - 1:limit]), None)
     if bound is not None:  # the walk stops there: rows up to and including the bound
         walk = walk.filter(_past(field, "pk", *bound, descending=backwards, including=True))
@@ -235,12 +248,14 @@ class Count:
     more: bool = False
 
 
-def catalog_count(*, query: str = "", category: str = "", application: str = "", online_only: bool = False) -> Count:
+def catalog_count(*, query: str = "", category: str = "", application: str = "", online_only: bool = False,
+                  wanted_only: bool = False) -> Count:
     """How many listed federations match, counted up to COUNT_LIMIT. The whole catalog's total is cached
     for a minute: even an index-only count visits every row."""
-    if not (query or category or application or online_only):
+    if not (query or category or application or online_only or wanted_only):
         return Count(cache.get_or_set("federations:total", listed_federations().count, TOTAL_CACHE_SECONDS))
-    matching = _matching(query=query, category=category, application=application, online_only=online_only)
+    matching = _matching(query=query, category=category, application=application, online_only=online_only,
+                         wanted_only=wanted_only)
     # Unordered: ordered, SQLite sorted every match to count the first 101 (26 of 29 ms for a broad search).
     found = matching.order_by().values("id")[:COUNT_LIMIT + 1].count()
     return Count(COUNT_LIMIT, more=True) if found > COUNT_LIMIT else Count(found)
@@ -259,7 +274,8 @@ def applications() -> list[str]:
 
 
 def federation_by_key(key: str) -> Federation:
-    """The listed federation whose slug, or id when ``key`` is all digits, is ``key``; else 404."""
+    """The federation whose slug, or id when ``key`` is all digits, is ``key``, else 404: a suspended one too,
+    whose page says so."""
     if key.isascii() and key.isdigit():
         if len(key) > 18:  # beyond any bigint id
             raise Http404("No such federation.")
@@ -267,7 +283,7 @@ def federation_by_key(key: str) -> Federation:
     else:
         lookup = {"slug": key}
     try:
-        return listed_federations().select_related("client_file", "live").defer("client_file__content").get(**lookup)
+        return Federation.objects.select_related("client_file", "live").defer("client_file__content").get(**lookup)
     except Federation.DoesNotExist:
         raise Http404("No such federation.") from None
 
@@ -302,7 +318,30 @@ def state_of(values: dict) -> dict:
     data["status_label"] = _STATUS_LABELS.get(values["status"], values["status"])
     data["phase_label"] = _PHASE_LABELS.get(values["phase"], values["phase"])
     data["progress"] = progress_percent(values["current_round"], values["total_rounds"])
+    data["participants_wanted"] = participants_wanted(values["status"], values["connected_clients"],
+                                                      values["min_clients"])
     return data
+
+
+UPTIME_DAYS = (7, 30)  # the windows a federation's page gives its uptime over (spells are kept as long)
+
+
+def uptimes(federation: Federation, *, now: datetime | None = None) -> dict[int, float] | None:
+    """For each of ``UPTIME_DAYS``, the share of those last days (of its life, when it is younger) that its
+    server was online, 0 to 1; None for a federation listed this very minute. One query."""
+    now = now or timezone.now()
+    if (now - federation.created_at).total_seconds() < 60:
+        return None
+    oldest = max(now - timedelta(days=max(UPTIME_DAYS)), federation.created_at)
+    spells = list(OnlineSpell.objects.filter(federation=federation, started__lt=now).filter(
+        Q(ended__isnull=True) | Q(ended__gt=oldest)).values_list("started", "ended"))
+    shares = {}
+    for days in UPTIME_DAYS:
+        start = max(now - timedelta(days=days), federation.created_at)
+        online = sum(max(0.0, (min(ended or now, now) - max(started, start)).total_seconds())
+                     for started, ended in spells)
+        shares[days] = min(1.0, online / (now - start).total_seconds())
+    return shares
 
 
 def live_states(federation_ids) -> QuerySet[LiveState]:

@@ -11,13 +11,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Window
+from django.db.models import Exists, F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.text import slugify
 
 from . import bulk, live, protocol, selectors
-from .models import ClientFile, Federation, LiveState, Phase, ReportingToken, RoundRecord, Status, TrainingRun
+from .models import (
+    ClientFile, Federation, LiveState, OnlineSpell, Phase, ReportingToken, RoundRecord, Status, TrainingRun,
+)
 from .protocol import FinalEvent, RoundEvent, StateEvent
 
 
@@ -74,6 +76,24 @@ def federation_count_download(*, federation_id: int) -> None:
     live.push_after_commit(federation_ids=[federation_id])
 
 
+def federation_set_standing(*, federation_id: int, suspended: bool | None = None,
+                            under_review: bool | None = None) -> bool:
+    """Suspend or reinstate a federation, flag it under review or clear the flag (None: leave that as it is).
+
+    For ``reports.services``, which records who did it and why. A conditional UPDATE: False when the
+    federation already stood so (two operators, or two automatic flags, at once: one of them changes it).
+    """
+    federation = Federation.objects.filter(pk=federation_id)
+    changes = {}
+    if suspended is not None:
+        federation = federation.filter(suspended_at__isnull=suspended)
+        changes["suspended_at"] = timezone.now() if suspended else None
+    if under_review is not None:
+        federation = federation.filter(under_review_since__isnull=under_review)
+        changes["under_review_since"] = timezone.now() if under_review else None
+    return bool(changes) and federation.update(**changes) == 1
+
+
 def offline_deadline(*, last_update: datetime, avg_round_duration: float | None) -> datetime:
     """When a server that reported at ``last_update`` counts as silent.
 
@@ -118,6 +138,11 @@ def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]
         with connection.cursor() as cursor:
             cursor.execute(sql, [Status.OFFLINE, Status.ONLINE, connection.ops.adapt_datetimefield_value(now)])
             rows = cursor.fetchall()
+        # Their spells of uptime end with the last report before the silence (any open spell of an offline
+        # federation: a sweep that failed after its update leaves none open for good).
+        OnlineSpell.objects.filter(ended__isnull=True, federation__live__status=Status.OFFLINE).update(
+            ended=Subquery(LiveState.objects.filter(pk=OuterRef("federation_id")).values("last_update")))
+        OnlineSpell.objects.filter(ended__lt=now - timedelta(days=max(selectors.UPTIME_DAYS))).delete()
         columns = ["id", *fields]
         counts = _download_counts([row[0] for row in rows])
         sqlite = connection.vendor == "sqlite"
@@ -154,13 +179,13 @@ def reporting_token_revoke(*, federation: Federation) -> int:
 
 
 def reporting_token_authenticate(*, federation_id, token) -> int | None:
-    """The id of the active token when ``token`` is ``federation_id``'s, else None."""
+    """The id of the active token when ``token`` is ``federation_id``'s and the federation is not suspended, else None."""
     if type(federation_id) is not int or not isinstance(token, str) or not 0 < len(token) <= 200:
         return None
     presented = _token_hash(token)
     match = None
     for token_id, stored in ReportingToken.objects.filter(
-        federation_id=federation_id, revoked_at__isnull=True
+        federation_id=federation_id, revoked_at__isnull=True, federation__suspended_at__isnull=True
     ).values_list("id", "token_hash"):
         if hmac.compare_digest(stored, presented):
             match = token_id
@@ -168,7 +193,7 @@ def reporting_token_authenticate(*, federation_id, token) -> int | None:
 
 
 class TokenRevoked(Exception):
-    """The token a connection authenticated with has been revoked since."""
+    """The token a connection authenticated with has been revoked since, or its federation suspended."""
 
 
 def _live_order(state: LiveState) -> tuple | None:
@@ -215,12 +240,17 @@ class Report:
 
 class Outcome:
     """What applying a report did: APPLIED (kept), STALE (behind the live state: only shows the server is
-    alive) or REVOKED (the connection's token is no longer active)."""
+    alive) or REVOKED (the connection's token is no longer active, or its federation is suspended)."""
 
     APPLIED, STALE, REVOKED = "applied", "stale", "revoked"
 
 
 _RUN_FIELDS = ["id", "federation", "name", "rounds_stored"]
+# A token the ingest accepts: not revoked, and its federation not suspended (an anti-join on the few suspended
+# ones, through their partial index).
+_TOKEN_ACTIVE = (f"{ReportingToken._meta.db_table}.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
+                 f"{Federation._meta.db_table} suspended WHERE suspended.id = "
+                 f"{ReportingToken._meta.db_table}.federation_id AND suspended.suspended_at IS NOT NULL)")
 
 
 def _runs_keep(round_reports: list[Report], runs: dict, now: datetime) -> tuple[dict, set]:
@@ -336,7 +366,7 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
         bulk.select(LiveState, ["federation", *LiveState.FIELDS], where=["federation"],
                     keys=[(federation_id,) for federation_id in {r.federation_id for r in reports}], lock=True),
         bulk.select(ReportingToken, ["id", "federation"], where=["id"], keys=[(r.token_id,) for r in reports],
-                    also="revoked_at IS NULL"),
+                    also=_TOKEN_ACTIVE),
         bulk.select(TrainingRun, _RUN_FIELDS, where=["federation", "name"],
                     keys=list({(reports[i].federation_id, reports[i].event.run) for i in rounds})) if rounds else None,
     )
@@ -368,6 +398,9 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
         outcomes[index] = Outcome.APPLIED if changes or record is not None else Outcome.STALE
 
     touched = {reports[index].federation_id for index in valid}
+    # Federations this batch brings online start a spell of uptime (the heartbeat ends it).
+    spells = [OnlineSpell(federation_id=federation_id, started=now) for federation_id in sorted(touched)
+              if states[federation_id].status != Status.ONLINE]
     for federation_id in touched:
         state = states[federation_id]
         state.status, state.last_update = Status.ONLINE, now
@@ -378,6 +411,7 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     *_, count_rows = bulk.together(
         bulk.update(TrainingRun, counted_runs, ["rounds_stored"]),
         bulk.update(LiveState, changed, LiveState.FIELDS),
+        bulk.insert(OnlineSpell, spells, ["federation", "started"]),
         _download_counts_read([state.pk for state in changed]),
     )
     counts = dict(count_rows)

@@ -3,6 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from indexer import selectors as admission
+from reports import selectors as trust
 
 from . import join, selectors, services
 from .forms import CatalogFilterForm
@@ -17,6 +18,9 @@ def catalog(request):
     form = CatalogFilterForm(request.GET, applications=selectors.applications())
     filters = form.filters()
     page = selectors.catalog_page(**filters, **form.position())
+    open_reports = trust.open_report_counts(federation.pk for federation in page.federations)
+    for federation in page.federations:
+        federation.open_reports = open_reports.get(federation.pk, 0)
     count_filters = {name: value for name, value in filters.items() if name != "sort"}
     query_without_position = request.GET.copy()
     for name in CURSOR_PARAMETERS:
@@ -33,6 +37,7 @@ def catalog(request):
 def federation_detail(request, key):
     """A federation's card, its training state, how to join it and who checked the script it serves."""
     federation = selectors.federation_by_key(key)
+    history = selectors.round_history(federation.live)
     return render(
         request,
         "federations/detail.html",
@@ -42,16 +47,22 @@ def federation_detail(request, key):
             "install_command": join.install_command(federation),
             "verify_command": join.verify_command(federation),
             "run_command": join.run_command(federation),
-            "history": selectors.round_history(federation.live),
+            "history": history,
+            "uptimes": selectors.uptimes(federation),
+            "clients_seen": max((point["num_clients"] for point in history), default=0),
             "provenance": admission.federation_provenance(federation),
+            "trust": trust.federation_trust(federation),
         },
     )
 
 
 @require_GET
 def download_client(request, key):
-    """The federation's client script as an attachment; each download is counted."""
+    """The federation's client script as an attachment; each download is counted. Not served while the
+    federation is suspended (410, with its page's explanation)."""
     federation = selectors.federation_by_key(key)
+    if federation.suspended_at:
+        return render(request, "federations/suspended.html", {"federation": federation}, status=410)
     content = selectors.client_file_content(federation)
     services.federation_count_download(federation_id=federation.pk)
     response = HttpResponse(content, content_type="text/x-python; charset=utf-8")

@@ -58,9 +58,9 @@ RETRIABLE = frozenset({THROTTLED, RETRY_LATER})
 MESSAGES = {
     THROTTLED: "throttled: slow down",
     RETRY_LATER: "unavailable: try again later",
-    TOKEN_REVOKED: "token revoked",
+    TOKEN_REVOKED: "token revoked, or the federation suspended by the Indexer's operators",
     INVALID: "invalid event",
-    REFUSED_TOKEN: "unknown federation or invalid token",
+    REFUSED_TOKEN: "unknown federation, invalid token, or federation suspended by the Indexer's operators",
     REFUSED_ADDRESS: "too many failed connection attempts from this address: try again later",
 }
 

@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
+
+from f2f_site.limits import over_hourly_limit, too_many
 
 from . import services
 from .forms import CandidacyForm
@@ -8,7 +11,11 @@ from .models import Candidacy
 
 @require_http_methods(["GET", "POST"])
 def be_a_server(request):
-    """The public candidacy form; a valid submission goes to its private status page."""
+    """The public candidacy form; a valid submission goes to its private status page. Each client address
+    submits at most F2F_SUBMISSIONS_PER_HOUR an hour."""
+    if request.method == "POST" and over_hourly_limit(request, group="submissions",
+                                                      per_hour=settings.F2F_SUBMISSIONS_PER_HOUR):
+        return too_many(request, "submissions")
     form = CandidacyForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

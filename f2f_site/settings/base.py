@@ -123,6 +123,17 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
 
+# The default cache keeps what pages may show a minute late (catalog totals) in each process, so that
+# pages never depend on Redis; the rate limits of reports and submissions count in "limits", shared by
+# every portal process through Redis when there is one.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "limits": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+               "KEY_PREFIX": "f2f-limits"} if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+RATELIMIT_USE_CACHE = "limits"
+RATELIMIT_FAIL_OPEN = True  # a count the cache could not keep refuses nothing (f2f_site.limits.over_hourly_limit)
+
 # True when no broker process exists: the portal process runs the Celery worker and beat.
 F2F_EMBEDDED_WORKERS = CELERY_BROKER_URL == "memory://"
 
@@ -171,6 +182,14 @@ F2F_INGEST_AUTH_FAILURES_SECONDS = env_int("F2F_INGEST_AUTH_FAILURES_SECONDS", 6
 # client. None by default: the connecting peer is the client, and the header, which anyone can
 # send, is ignored.
 F2F_TRUSTED_PROXIES = env_networks("F2F_TRUSTED_PROXIES", [])
+# Fault reports (reports/): one client address may file F2F_REPORTS_PER_HOUR reports and
+# F2F_SUBMISSIONS_PER_HOUR Be a Server submissions an hour (the next ones get HTTP 429); reports from
+# F2F_REVIEW_REPORTERS distinct addresses within F2F_REVIEW_WINDOW_HOURS put a federation under review
+# until an operator clears it.
+F2F_REPORTS_PER_HOUR = env_int("F2F_REPORTS_PER_HOUR", 5, minimum=1)
+F2F_SUBMISSIONS_PER_HOUR = env_int("F2F_SUBMISSIONS_PER_HOUR", 5, minimum=1)
+F2F_REVIEW_REPORTERS = env_int("F2F_REVIEW_REPORTERS", 3, minimum=2)
+F2F_REVIEW_WINDOW_HOURS = env_int("F2F_REVIEW_WINDOW_HOURS", 24, minimum=1)
 # What is kept of each federation's training: its latest F2F_RUNS_KEPT runs and, of each, the
 # latest F2F_ROUNDS_KEPT rounds. Older ones are deleted as newer ones are stored.
 F2F_RUNS_KEPT = env_int("F2F_RUNS_KEPT", 10, minimum=1)

@@ -146,6 +146,16 @@ def test_a_candidacy_without_an_approval_on_record_is_not_called_reviewed(client
     assert "reviewed by" not in line and "added by the portal operator" not in line
 
 
-def test_the_federation_page_adds_one_small_query_for_its_provenance(client, federation, django_assert_num_queries):
-    with django_assert_num_queries(3):  # the federation, its round history, its candidacies with their approvals
+def test_the_federation_page_adds_one_small_query_for_each_trust_signal(client, federation,
+                                                                       django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from federations.models import Federation
+
+    Federation.objects.filter(pk=federation.pk).update(created_at=timezone.now() - timedelta(days=3))
+    # The federation, its round history, its candidacies with their approvals, its open reports, the last
+    # moderation action, its spells of uptime (both windows).
+    with django_assert_num_queries(6):
         client.get(federation.get_absolute_url())

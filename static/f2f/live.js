@@ -32,6 +32,9 @@
       badge.classList.toggle("text-bg-success", f.status === "online");
       badge.classList.toggle("text-bg-secondary", f.status !== "online");
     });
+    root.querySelectorAll('[data-field="participants_wanted"]').forEach(function (badge) {
+      badge.hidden = !f.participants_wanted;
+    });
     setText(root, "phase", f.phase_label);
     setText(root, "current_round", f.current_round);
     setText(root, "total_rounds", f.total_rounds);
