@@ -192,7 +192,11 @@ def serve(sock: socket.socket) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the server; the server's end of file stops this
     django.setup()
+    from f2f_site import collector
+
     from . import live
+
+    collector.settle()
 
     stream = sock.makefile("rwb")
     while header := stream.read(_LENGTH):
