@@ -163,7 +163,10 @@ def instances(model, names: list[str], rows: list[tuple]) -> list:
     """
     alias = DEFAULT_DB_ALIAS
     db = connections[alias]  # not the proxy: its every attribute is a thread-local lookup
-    attnames, converters = _reading(model, tuple(names), db.vendor)
+    read = _reading(model, tuple(names))
+    converters = [(at, field, functions) for at, field in enumerate(read)
+                  if (functions := [*db.ops.get_db_converters(field.cached_col), *field.get_db_converters(db)])]
+    attnames = [field.attname for field in read]
     made = []
     for row in rows:
         if converters:
@@ -180,13 +183,9 @@ def instances(model, names: list[str], rows: list[tuple]) -> list:
 
 
 @functools.cache
-def _reading(model, names: tuple, vendor: str) -> tuple[list[str], list]:
-    """The attribute of each column ``instances`` reads, and the converters of those that have some."""
-    db = connections[DEFAULT_DB_ALIAS]
-    read = columns(model, names)
-    converters = [(at, field, [*db.ops.get_db_converters(field.cached_col), *field.get_db_converters(db)])
-                  for at, field in enumerate(read)]
-    return [field.attname for field in read], [converter for converter in converters if converter[2]]
+def _reading(model, names: tuple) -> list:
+    """The fields ``instances`` reads (the converters are this thread's connection's: looked up per call)."""
+    return columns(model, names)
 
 
 def update(model, rows: list, names: list[str]) -> tuple[str, list] | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from .models import Category, Federation, FlowerApi, LiveState, Phase, Status
+from .models import Category, Federation, FlowerApi, LiveState, OnlineSpell, Phase, Status
 from .services import client_file_store, offline_deadline
 
 CLIENTS_DIR = Path(__file__).parent / "demo_clients"
@@ -134,4 +134,10 @@ def seed(count: int, *, batch_size: int = 2000) -> int:
         for federation, live in batch:
             live.federation_id = ids[federation.slug]
         LiveState.objects.bulk_create([live for _, live in batch], ignore_conflicts=True)
+        # Online ones have been so for a while, as a real server would (uptime starts with their spell).
+        with_spells = set(OnlineSpell.objects.filter(federation_id__in=ids.values()).values_list("federation_id", flat=True))
+        OnlineSpell.objects.bulk_create([
+            OnlineSpell(federation_id=live.federation_id,
+                        started=(live.last_update or now) - timedelta(hours=random.Random(live.federation_id).uniform(1, 480)))
+            for _, live in batch if live.status == Status.ONLINE and live.federation_id not in with_spells])
     return Federation.objects.filter(slug__startswith="demo-").count() - before

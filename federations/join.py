@@ -1,6 +1,7 @@
 """How a newcomer joins a federation: the file name they get and the commands they run.
 
-One place, shared by the federation page and (later) the JSON API and the join CLI.
+One place, shared by the federation page and the scrape API (whose card the join CLI,
+``python -m flower_integration join``, follows).
 """
 
 from .models import Federation, FlowerApi

@@ -137,6 +137,11 @@ class Federation(Card):
         return reverse("federations:detail", args=[self.slug])
 
     @property
+    def client_served(self) -> bool:
+        """Whether its client script is handed out: not while the federation is suspended."""
+        return self.suspended_at is None
+
+    @property
     def tag_list(self) -> list[str]:
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
 
@@ -189,11 +194,33 @@ class LiveState(models.Model):
 
     @property
     def progress_percent(self) -> int:
-        return progress_percent(self.current_round, self.total_rounds)
+        return progress_percent(self.current_round, self.total_rounds, self.phase)
+
+    @property
+    def status_label(self) -> str:
+        return labels(self.status, self.phase)[0]
+
+    @property
+    def phase_label(self) -> str:
+        return labels(self.status, self.phase)[1]
 
     @property
     def participants_wanted(self) -> bool:
         return participants_wanted(self.status, self.connected_clients, self.min_clients)
+
+
+_STATUS_LABELS, _PHASE_LABELS = dict(Status.choices), dict(Phase.choices)
+
+
+def labels(status: str, phase: str) -> tuple[str, str]:
+    """What pages call a federation's status and phase: a finished training is "Finished" whether or not its
+    server still answers; one whose server went silent before the end has "Stopped"."""
+    status_label, phase_label = _STATUS_LABELS.get(status, status), _PHASE_LABELS.get(phase, phase)
+    if phase == Phase.FINISHED:
+        status_label = Phase.FINISHED.label
+    elif status == Status.OFFLINE and phase in (Phase.TRAINING, Phase.EVALUATING):
+        phase_label = "Stopped"
+    return status_label, phase_label
 
 
 def participants_wanted(status: str, connected_clients: int, min_clients: int) -> bool:
@@ -202,11 +229,13 @@ def participants_wanted(status: str, connected_clients: int, min_clients: int) -
     return status == Status.ONLINE and connected_clients < min_clients
 
 
-def progress_percent(current_round: int, total_rounds: int) -> int:
-    """How far a training is, in whole percent (0 when its length is unknown)."""
+def progress_percent(current_round: int, total_rounds: int, phase: str) -> int:
+    """How much of a training is done, in whole percent: its rounds before the current one (a round counts
+    once it ends), all of them once it has finished; 0 when its length is unknown."""
     if not total_rounds:
         return 0
-    return min(100, round(100 * current_round / total_rounds))
+    done = total_rounds if phase == Phase.FINISHED else max(0, current_round - 1)
+    return min(100, round(100 * done / total_rounds))
 
 
 class TrainingRun(models.Model):

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from . import search
 from .models import (
-    ClientFile, Federation, LiveState, OnlineSpell, Phase, RoundRecord, Status, participants_wanted, progress_percent,
+    ClientFile, Federation, LiveState, OnlineSpell, Phase, RoundRecord, Status, labels, participants_wanted,
+    progress_percent,
 )
 
 # Each sort orders by one field (a lookup path), descending, then by descending id (so ties have one
@@ -299,7 +300,6 @@ SNAPSHOT_FIELDS = [
 ]
 
 
-_STATUS_LABELS, _PHASE_LABELS = dict(Status.choices), dict(Phase.choices)
 
 
 def snapshot(live: LiveState, *, download_count: int) -> dict:
@@ -315,9 +315,8 @@ def state_of(values: dict) -> dict:
     """
     data = dict(values)
     data["last_update"] = values["last_update"].isoformat() if values["last_update"] else None
-    data["status_label"] = _STATUS_LABELS.get(values["status"], values["status"])
-    data["phase_label"] = _PHASE_LABELS.get(values["phase"], values["phase"])
-    data["progress"] = progress_percent(values["current_round"], values["total_rounds"])
+    data["status_label"], data["phase_label"] = labels(values["status"], values["phase"])
+    data["progress"] = progress_percent(values["current_round"], values["total_rounds"], values["phase"])
     data["participants_wanted"] = participants_wanted(values["status"], values["connected_clients"],
                                                       values["min_clients"])
     return data

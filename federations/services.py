@@ -94,14 +94,15 @@ def federation_set_standing(*, federation_id: int, suspended: bool | None = None
     return bool(changes) and federation.update(**changes) == 1
 
 
-def offline_deadline(*, last_update: datetime, avg_round_duration: float | None) -> datetime:
+def offline_deadline(*, last_update: datetime, avg_round_duration: float | None, finished: bool = False) -> datetime:
     """When a server that reported at ``last_update`` counts as silent.
 
     The prototype's rule: a configured floor, or ten average rounds when that is longer, so a
-    federation with slow rounds is not declared dead between two of its reports.
+    federation with slow rounds is not declared dead between two of its reports. A finished
+    training has no round to wait for: the floor.
     """
     allowed = float(settings.F2F_OFFLINE_AFTER)
-    if avg_round_duration:
+    if avg_round_duration and not finished:
         allowed = max(allowed, 10 * avg_round_duration)
     return last_update + timedelta(seconds=allowed)
 
@@ -138,10 +139,12 @@ def federations_mark_silent_offline(*, now: datetime | None = None) -> list[int]
         with connection.cursor() as cursor:
             cursor.execute(sql, [Status.OFFLINE, Status.ONLINE, connection.ops.adapt_datetimefield_value(now)])
             rows = cursor.fetchall()
-        # Their spells of uptime end with the last report before the silence (any open spell of an offline
-        # federation: a sweep that failed after its update leaves none open for good).
-        OnlineSpell.objects.filter(ended__isnull=True, federation__live__status=Status.OFFLINE).update(
-            ended=Subquery(LiveState.objects.filter(pk=OuterRef("federation_id")).values("last_update")))
+        # Their spells of uptime end with the last report before the silence (ids in chunks: SQLite takes
+        # at most 32,766 parameters a statement).
+        silent = [row[0] for row in rows]
+        for start in range(0, len(silent), 5000):
+            OnlineSpell.objects.filter(ended__isnull=True, federation_id__in=silent[start:start + 5000]).update(
+                ended=Subquery(LiveState.objects.filter(pk=OuterRef("federation_id")).values("last_update")))
         OnlineSpell.objects.filter(ended__lt=now - timedelta(days=max(selectors.UPTIME_DAYS))).delete()
         columns = ["id", *fields]
         counts = _download_counts([row[0] for row in rows])
@@ -404,7 +407,8 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     for federation_id in touched:
         state = states[federation_id]
         state.status, state.last_update = Status.ONLINE, now
-        state.offline_after = offline_deadline(last_update=now, avg_round_duration=state.avg_round_duration)
+        state.offline_after = offline_deadline(last_update=now, avg_round_duration=state.avg_round_duration,
+                                               finished=state.phase == Phase.FINISHED)
         state.live_version += 1
     changed = [states[federation_id] for federation_id in sorted(touched)]
     # One round trip writes them and reads the download counts pushed with the states.

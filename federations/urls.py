@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "federations"
 
@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.catalog, name="catalog"),
     path("federations/<slug:key>/", views.federation_detail, name="detail"),
     path("federations/<slug:key>/client.py", views.download_client, name="download"),
+    path("api/federations/", api.federation_list, name="api-list"),
+    path("api/federations/<slug:key>/", api.federation_detail, name="api-detail"),
+    path("api/scrape/", api.scrape, name="api-scrape"),
+    path("api/openapi.json", api.schema, name="api-schema"),
 ]

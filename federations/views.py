@@ -61,7 +61,7 @@ def download_client(request, key):
     """The federation's client script as an attachment; each download is counted. Not served while the
     federation is suspended (410, with its page's explanation)."""
     federation = selectors.federation_by_key(key)
-    if federation.suspended_at:
+    if not federation.client_served:
         return render(request, "federations/suspended.html", {"federation": federation}, status=410)
     content = selectors.client_file_content(federation)
     services.federation_count_download(federation_id=federation.pk)

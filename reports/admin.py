@@ -13,22 +13,14 @@ class WhyForm(forms.Form):
                                     "shown on its page; a note on a report is not.")
 
 
-def ask_why(modeladmin, request, queryset, *, title: str, verb: str, run) -> TemplateResponse | None:
-    """An admin action that needs a reason: a page asking for it, then ``run(item, why)`` for each selected
-    item (True: done, False: nothing to do), with a message per item."""
+def ask_why(modeladmin, request, queryset, *, verb: str, apply) -> TemplateResponse | None:
+    """An admin action that needs a reason: a page asking for it, then ``apply(queryset, why)``."""
     form = WhyForm(request.POST if "apply" in request.POST else None)
     if form.is_valid():
-        for item in queryset:
-            try:
-                done = run(item, form.cleaned_data["why"])
-            except ValidationError as error:
-                modeladmin.message_user(request, f"{item}: {' '.join(error.messages)}", messages.ERROR)
-            else:
-                modeladmin.message_user(request, f"{item}: {verb if done else 'nothing to do (already so)'}.",
-                                        messages.SUCCESS if done else messages.WARNING)
+        apply(queryset, form.cleaned_data["why"])
         return None
     return TemplateResponse(request, "admin/reports/why.html", {
-        **modeladmin.admin_site.each_context(request), "title": title, "form": form, "verb": verb,
+        **modeladmin.admin_site.each_context(request), "title": f"To be {verb}", "form": form, "verb": verb,
         "items": list(queryset), "action": request.POST["action"], "opts": modeladmin.model._meta,
     })
 
@@ -64,15 +56,8 @@ class FaultReportAdmin(admin.ModelAdmin):
         self._move(request, queryset, ReportStatus.REVIEWING)
 
     def _close(self, request, queryset, status):
-        form = WhyForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            self._move(request, queryset, status, form.cleaned_data["why"])
-            return None
-        label = ReportStatus(status).label.lower()
-        return TemplateResponse(request, "admin/reports/why.html", {
-            **self.admin_site.each_context(request), "title": f"Reports to be {label}", "form": form,
-            "verb": label, "items": list(queryset), "action": request.POST["action"], "opts": self.model._meta,
-        })
+        return ask_why(self, request, queryset, verb=ReportStatus(status).label.lower(),
+                       apply=lambda reports, why: self._move(request, reports, status, why))
 
     @admin.action(description="Resolve the selected reports (with a note)", permissions=["change"])
     def resolve(self, request, queryset):
@@ -109,9 +94,18 @@ def moderate(action: str):
     verb = Action(action).label.lower()
 
     def run(modeladmin, request, queryset):
-        return ask_why(modeladmin, request, queryset, title=f"Federations to be {verb}", verb=verb,
-                       run=lambda federation, why: services.federation_moderate(
-                           federation=federation, action=action, reason=why, actor=request.user))
+        def apply(federations, why):
+            for federation in federations:
+                try:
+                    done = services.federation_moderate(federation=federation, action=action, reason=why,
+                                                        actor=request.user)
+                except ValidationError as error:
+                    modeladmin.message_user(request, f"{federation}: {' '.join(error.messages)}", messages.ERROR)
+                else:
+                    modeladmin.message_user(request, f"{federation}: {verb if done else 'nothing to do (already so)'}.",
+                                            messages.SUCCESS if done else messages.WARNING)
+
+        return ask_why(modeladmin, request, queryset, verb=verb, apply=apply)
 
     run.__name__ = f"moderate_{action}"
     return admin.action(description=f"{Action(action).label} (with a reason)", permissions=["change"])(run)

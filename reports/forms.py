@@ -28,7 +28,10 @@ class ReportForm(forms.Form):
     def clean_federation(self) -> Federation:
         key = self.cleaned_data["federation"].strip()
         if "/" in key:  # the address of its page: the part after /federations/
-            parts = [part for part in urlsplit(key).path.split("/") if part]
+            try:
+                parts = [part for part in urlsplit(key).path.split("/") if part]
+            except ValueError:  # not an address at all (an unclosed "[", say)
+                parts = []
             key = parts[parts.index("federations") + 1] if "federations" in parts[:-1] else ""
         try:
             return catalog.federation_by_key(key)

@@ -4,7 +4,7 @@ from django.db.models import Count
 
 from federations.models import Federation
 
-from .models import OPEN_STATUSES, FaultReport, ModerationAction
+from .models import OPEN_STATUSES, Action, FaultReport, ModerationAction
 
 
 def open_report_counts(federation_ids) -> dict[int, int]:
@@ -15,8 +15,11 @@ def open_report_counts(federation_ids) -> dict[int, int]:
 
 
 def federation_trust(federation: Federation) -> dict:
-    """What a federation's page shows of its standing: open reports and the operators' last action on it."""
+    """What a federation's page shows of its standing: open reports, the operators' last action on it and,
+    while it is suspended, the suspension (whose reason the page gives, whatever was done since)."""
+    actions = ModerationAction.objects.filter(federation=federation)
     return {
         "open_reports": open_report_counts([federation.pk]).get(federation.pk, 0),
-        "last_action": ModerationAction.objects.filter(federation=federation).select_related("actor").first(),
+        "last_action": actions.first(),
+        "suspension": actions.filter(action=Action.SUSPENDED).first() if federation.suspended_at else None,
     }

@@ -34,8 +34,13 @@ def report_file(*, federation: Federation, reporter: str, category: str, descrip
 
 
 def _flag_when_reported_by_many(federation: Federation) -> None:
+    # Reports an operator has looked at (the review cleared since) do not count again.
     since = timezone.now() - timedelta(hours=settings.F2F_REVIEW_WINDOW_HOURS)
-    reporters = (FaultReport.objects.filter(federation=federation, created_at__gte=since)
+    cleared = (ModerationAction.objects.filter(federation=federation, action=Action.CLEARED)
+               .values_list("created_at", flat=True).first())
+    if cleared and cleared > since:
+        since = cleared
+    reporters = (FaultReport.objects.filter(federation=federation, created_at__gt=since)
                  .exclude(status=ReportStatus.DISMISSED).values("reporter").distinct().count())
     if reporters < settings.F2F_REVIEW_REPORTERS:
         return

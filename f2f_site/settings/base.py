@@ -121,21 +121,23 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"  # named: without a host kombu warns at every start
 
 # The default cache keeps what pages may show a minute late (catalog totals) in each process, so that
 # pages never depend on Redis; the rate limits of reports and submissions count in "limits", shared by
 # every portal process through Redis when there is one.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "limits": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-               "KEY_PREFIX": "f2f-limits"} if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # A Redis that does not answer fails the count in a second (then nothing is refused), not a request's worth.
+    "limits": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "f2f-limits",
+               "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}} if REDIS_URL else
+              {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 RATELIMIT_USE_CACHE = "limits"
 RATELIMIT_FAIL_OPEN = True  # a count the cache could not keep refuses nothing (f2f_site.limits.over_hourly_limit)
 
 # True when no broker process exists: the portal process runs the Celery worker and beat.
-F2F_EMBEDDED_WORKERS = CELERY_BROKER_URL == "memory://"
+F2F_EMBEDDED_WORKERS = CELERY_BROKER_URL.startswith("memory://")
 
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -29,6 +29,7 @@ def test_the_run_command_serves_the_whole_portal_embedded(tmp_path):
         output = log.read_text()
         assert "Operator login: operator / " in output
         assert f"F2F portal on {url}/" in output
+        assert "No hostname was supplied" not in output and "Traceback" not in output  # a quiet first start
         assert (tmp_path / "var" / "f2f.sqlite3").exists()
 
         catalog = urllib.request.urlopen(url + "/").read().decode()

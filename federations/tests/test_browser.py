@@ -31,3 +31,30 @@ def test_a_newcomer_finds_a_federation_and_downloads_the_listed_client(browser, 
     assert hashlib.sha256(path.read_bytes()).hexdigest() == shown_sha256 == wanted.client_file.sha256
     page.reload()
     assert page.locator("[data-field=download_count]").inner_text() == "1"
+
+
+def test_pages_load_cleanly_and_the_catalog_fits_its_box(browser, make_federation, live_portal):
+    """No failed request (the icon included) and no console error; at a common width the catalog's live
+    columns fit without scrolling sideways."""
+    from federations.models import Status
+
+    for n in range(5):
+        make_federation(name=f"Multi-site federated chest X-ray triage {n}", application="Healthcare and hospitals",
+                        status=Status.ONLINE, connected_clients=1, min_clients=3, current_round=12, total_rounds=300,
+                        completed_rounds=1234, avg_round_duration=95.5)
+    federation = make_federation()
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    failures, errors = [], []
+    page.on("response", lambda response: response.status >= 400 and failures.append(response.url))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    for path in ("/", federation.get_absolute_url(), "/report/"):
+        page.goto(live_portal.url + path)
+        page.wait_for_load_state("networkidle")
+    assert failures == [] and errors == []
+
+    page.goto(live_portal.url + "/")
+    table, box = page.evaluate("""() => {
+        const table = document.querySelector("table.catalog");
+        return [table.scrollWidth, table.parentElement.clientWidth];
+    }""")
+    assert table <= box, f"the catalog is {table} px wide in a {box} px box"

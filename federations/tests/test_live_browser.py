@@ -48,7 +48,7 @@ def test_the_pages_follow_a_training_live(browser, make_federation, live_portal,
     catalog.wait_for_function(
         f"document.querySelector('tr[data-federation=\"{federation.pk}\"] [data-field=completed_rounds]')"
         ".textContent === '4'")
-    assert row.locator("[data-field=status]").inner_text() == "Online"
+    assert row.locator("[data-field=status]").inner_text() == "Finished"  # not "Online" for ten more rounds
     assert detail.evaluate("window.loadedOnce") and catalog.evaluate("window.loadedOnce")
 
     detail.reload()  # a finished federation shows its history from the page itself

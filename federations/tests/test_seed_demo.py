@@ -2,7 +2,7 @@ import ast
 
 from django.core.management import call_command
 
-from federations.models import ClientFile, Federation, LiveState, Status
+from federations.models import ClientFile, Federation, LiveState, OnlineSpell, Status
 
 
 def test_seed_demo_is_idempotent_and_extends_an_earlier_seed(db, capsys):
@@ -13,6 +13,9 @@ def test_seed_demo_is_idempotent_and_extends_an_earlier_seed(db, capsys):
 
     assert len(first) == 30
     assert Federation.objects.count() == 45
+    # Online ones are in one spell of uptime each, however often it is seeded.
+    online = set(LiveState.objects.filter(status=Status.ONLINE).values_list("federation_id", flat=True))
+    assert online and sorted(OnlineSpell.objects.values_list("federation_id", flat=True)) == sorted(online)
     assert {slug: name for slug, name in Federation.objects.values_list("slug", "name") if slug in first} == first
     assert "0 added, 30 already there" in capsys.readouterr().out
 

@@ -37,6 +37,11 @@ def test_it_finds_the_federation_by_number_or_page_address(client, federation, k
     assert FaultReport.objects.get().federation == federation
 
 
+def test_an_address_it_cannot_read_is_a_field_error_not_a_crash(client, federation):
+    response = report(client, "http://[/federations/x/")
+    assert response.status_code == 400 and "No federation has that name or number." in response.content.decode()
+
+
 def test_it_gives_clear_field_errors_and_saves_nothing(client, federation):
     response = report(client, "no-such-federation", category="aliens", description="bad", priority="")
     page = response.content.decode()
@@ -120,3 +125,15 @@ def test_report_statuses_only_move_forward_and_closing_needs_a_note(federation, 
     filed.refresh_from_db()
     assert (filed.status, filed.note, filed.handled_by) == (ReportStatus.RESOLVED, "Fixed in 1.2", admin_user)
     assert filed.handled_at is not None
+
+
+def test_a_cleared_review_stays_cleared_until_new_people_report(client, settings, admin_user, federation):
+    settings.F2F_REVIEW_REPORTERS = 2
+    for address in ("198.51.100.1", "198.51.100.2"):
+        report(client, federation.slug, address=address)
+    assert services.federation_moderate(federation=federation, action=Action.CLEARED, reason="Looked: fine.",
+                                        actor=admin_user)
+    report(client, federation.slug, address="198.51.100.1")  # the same people again: not a new alarm
+    assert Federation.objects.get(pk=federation.pk).under_review_since is None
+    report(client, federation.slug, address="198.51.100.3")  # two people since the clearing
+    assert Federation.objects.get(pk=federation.pk).under_review_since is not None

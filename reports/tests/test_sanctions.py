@@ -46,6 +46,12 @@ def test_a_suspended_federation_is_hidden_refused_and_not_served(client, admin_u
     with pytest.raises(catalog.TokenRevoked):
         catalog.federation_apply_event(federation_id=federation.pk, token_id=token_id, event=round_event())
 
+    # A later action (an automatic flag on new reports) does not hide why it is suspended; its page gets no
+    # live updates (suspended federations are not watched).
+    services.federation_moderate(federation=federation, action=Action.FLAGGED, reason="Reported.", actor=None)
+    text = client.get(federation.get_absolute_url()).content.decode()
+    assert "Its server collects the clients&#x27; data." in text and "data-live-federation" not in text
+
     assert services.federation_moderate(federation=federation, action=Action.REINSTATED,
                                         reason="The owner fixed the server.", actor=admin_user)
     assert "Shady Detection" in client.get(reverse("federations:catalog")).content.decode()

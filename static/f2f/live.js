@@ -156,10 +156,18 @@
       const curves = new Curves(page.querySelector("[data-curves-grid]"));
       const initial = document.getElementById("round-history");
       if (initial) curves.replace(JSON.parse(initial.textContent));
+      // The curves show one run: a state of a new run clears them, and points of another run are not drawn.
+      const runField = page.querySelector('[data-field="current_run"]');
+      let run = runField ? runField.textContent : "";
       subscribe("/ws/federations/" + id + "/", function (message) {
-        (message.federations || []).filter(fresh).forEach(function (state) { patch(document, state); });
+        (message.federations || []).filter(fresh).forEach(function (state) {
+          if (state.id === id && state.current_run !== run) { run = state.current_run; curves.replace([]); }
+          patch(document, state);
+        });
         if (message.history) curves.replace(message.history);
-        (message.rounds || []).forEach(function (point) { if (point.federation === id) curves.add(point); });
+        (message.rounds || []).forEach(function (point) {
+          if (point.federation === id && point.run === run) curves.add(point);
+        });
       });
       return;
     }
