@@ -1,6 +1,7 @@
 """Reads of fault reports and moderation, for the pages that show them as trust signals."""
 
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from federations.models import Federation
 
@@ -16,10 +17,19 @@ def open_report_counts(federation_ids) -> dict[int, int]:
 
 def federation_trust(federation: Federation) -> dict:
     """What a federation's page shows of its standing: open reports, the operators' last action on it and,
-    while it is suspended, the suspension (whose reason the page gives, whatever was done since)."""
+    while it is suspended, the suspension (whose reason the page gives, whatever was done since). One query
+    for a federation no operator has acted on, the common case."""
     actions = ModerationAction.objects.filter(federation=federation)
+    open_reports = (FaultReport.objects.filter(federation=OuterRef("pk"), status__in=OPEN_STATUSES)
+                    .values("federation").annotate(count=Count("id")).values("count"))
+    standing = Federation.objects.filter(pk=federation.pk).values(
+        open_reports=Coalesce(Subquery(open_reports), 0),
+        last_action=Subquery(ModerationAction.objects.filter(federation=OuterRef("pk")).values("pk")[:1]),
+    ).get()
+    last_action = actions.get(pk=standing["last_action"]) if standing["last_action"] else None
     return {
-        "open_reports": open_report_counts([federation.pk]).get(federation.pk, 0),
-        "last_action": actions.first(),
-        "suspension": actions.filter(action=Action.SUSPENDED).first() if federation.suspended_at else None,
+        "open_reports": standing["open_reports"],
+        "last_action": last_action,
+        "suspension": (last_action if last_action and last_action.action == Action.SUSPENDED else
+                       actions.filter(action=Action.SUSPENDED).first()) if federation.suspended_at else None,
     }

@@ -155,7 +155,7 @@ def test_the_federation_page_adds_one_small_query_for_each_trust_signal(client, 
     from federations.models import Federation
 
     Federation.objects.filter(pk=federation.pk).update(created_at=timezone.now() - timedelta(days=3))
-    # The federation, its round history, its candidacies with their approvals, its open reports, the last
-    # moderation action, its spells of uptime (both windows).
-    with django_assert_num_queries(6):
+    # The federation, its round history, its candidacies with their approvals, its open reports with the id
+    # of the last moderation action (none here), its spells of uptime (both windows).
+    with django_assert_num_queries(5):
         client.get(federation.get_absolute_url())
