@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from f2f_site.admin_inlines import RecordInline
 from reports.admin import moderate
 from reports.models import OPEN_STATUSES, Action, ModerationAction
 
@@ -13,43 +14,26 @@ from . import services
 from .models import ClientFile, Federation, LiveState, ReportingToken
 
 
-class ReportingTokenInline(admin.TabularInline):
+class ReportingTokenInline(RecordInline, admin.TabularInline):
     model = ReportingToken
     fields = ["token_hash", "created_at", "revoked_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "reporting tokens (only their SHA-256 is stored)"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class LiveStateInline(admin.StackedInline):
+class LiveStateInline(RecordInline, admin.StackedInline):
     model = LiveState
     fields = LiveState.FIELDS
-    readonly_fields = fields
-    can_delete = False
     verbose_name_plural = "training state (reported by the server)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):  # part of the federation, not a model of its own to staff
         return request.user.has_perm("federations.view_federation") or \
             request.user.has_perm("federations.change_federation")
 
 
-class ModerationActionInline(admin.TabularInline):
+class ModerationActionInline(RecordInline, admin.TabularInline):
     model = ModerationAction
     fields = ["created_at", "action", "actor", "reason"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "moderation (what was done to its standing, by whom and why)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Federation)

@@ -9,19 +9,15 @@ from django.template.response import TemplateResponse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from f2f_site.admin_inlines import RecordInline
+
 from . import selectors, services
 from .models import Candidacy, Decision
 
 
-class DecisionInline(admin.TabularInline):
+class DecisionInline(RecordInline, admin.TabularInline):
     model = Decision
     fields = ["action", "actor", "at", "reason"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class ReasonForm(forms.Form):
