@@ -205,6 +205,8 @@ async def connect(sid, environ, auth):
     await sio.save_session(sid, {"federation_id": federation_id, "token_id": token_id})
     group_commit()  # its writer starts with the first reporter, not with the first event
     logger.info("Federation %s connected to report (sid %s)", federation_id, sid)
+    # Sent once the connection is accepted: how often to say it is alive when it has nothing else to send.
+    sio.start_background_task(sio.emit, protocol.HELLO, protocol.hello(alive_every=services.alive_every()), to=sid)
 
 
 @sio.event
@@ -243,3 +245,8 @@ async def round_finished(sid, data):
 @sio.on("final")
 async def final(sid, data):
     return await _apply(sid, "final", data)
+
+
+@sio.on("alive")
+async def alive(sid, data):
+    return await _apply(sid, "alive", data)

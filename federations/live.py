@@ -4,7 +4,8 @@ Writers publish, after their transaction commits, one message per write (an inge
 heartbeat sweep, a download) carrying the new states of the federations it changed, on the one
 channel-layer group ``LIVE_GROUP``. Every portal process has one ``Hub`` in that group. The hub
 hands each open page (a ``Watcher``: the federations it shows) what concerns it, coalesced over
-``TICK_SECONDS``: a page may skip intermediate states, never the latest one.
+``TICK_SECONDS``: a page may skip intermediate states, never the latest one. A message may also
+name federations just ``listed`` (added to the catalog): catalog pages are told of them.
 
 Nothing is dropped in silence:
 
@@ -59,9 +60,10 @@ def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
     _server_loop = loop
 
 
-def _messages(states: list[dict], rounds: list[dict]) -> list[dict]:
-    chunks = [states[at:at + MAX_STATES_PER_MESSAGE] for at in range(0, len(states), MAX_STATES_PER_MESSAGE)]
-    return [{"type": MESSAGE_TYPE, "federations": chunk, "rounds": rounds if first else []}
+def _messages(states: list[dict], rounds: list[dict], listed: list[int] = ()) -> list[dict]:
+    chunks = [states[at:at + MAX_STATES_PER_MESSAGE] for at in range(0, len(states), MAX_STATES_PER_MESSAGE)] or [[]]
+    return [{"type": MESSAGE_TYPE, "federations": chunk, "rounds": rounds if first else [],
+             "listed": list(listed) if first else []}
             for first, chunk in zip([True] + [False] * len(chunks), chunks)]
 
 
@@ -97,8 +99,9 @@ def collecting():
         _collecting.pushes = outer
 
 
-def push(*, federation_ids=(), states=(), rounds=()) -> None:
-    """Send these new states to open pages: ``states`` as given, and those of ``federation_ids`` as read now.
+def push(*, federation_ids=(), states=(), rounds=(), listed=()) -> None:
+    """Send these new states to open pages: ``states`` as given, and those of ``federation_ids`` as read now;
+    ``listed``: federations just added to the catalog, for catalog pages.
 
     Best-effort for the writer: a push that fails is logged, never raised into it.
     """
@@ -109,9 +112,9 @@ def push(*, federation_ids=(), states=(), rounds=()) -> None:
             collected.append({"states": states, "rounds": list(rounds)})
             return
         layer = get_channel_layer()
-        if layer is None or not states:
+        if layer is None or not (states or listed):
             return
-        messages = _messages(states, list(rounds))
+        messages = _messages(states, list(rounds), list(listed))
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -127,11 +130,12 @@ def push(*, federation_ids=(), states=(), rounds=()) -> None:
                          len(states))
 
 
-def push_after_commit(*, federation_ids=(), states=(), rounds=()) -> None:
+def push_after_commit(*, federation_ids=(), states=(), rounds=(), listed=()) -> None:
     """``push`` once the current transaction commits, so that pages never see a write that is rolled back."""
-    federation_ids, states, rounds = list(federation_ids), list(states), list(rounds)
-    if federation_ids or states:
-        transaction.on_commit(lambda: push(federation_ids=federation_ids, states=states, rounds=rounds))
+    federation_ids, states, rounds, listed = list(federation_ids), list(states), list(rounds), list(listed)
+    if federation_ids or states or listed:
+        transaction.on_commit(lambda: push(federation_ids=federation_ids, states=states, rounds=rounds,
+                                           listed=listed))
 
 
 class Watcher:
@@ -139,8 +143,9 @@ class Watcher:
 
     federation_ids: frozenset
     wants_rounds: bool
+    wants_listings = False  # told of federations added to the catalog (a catalog page)
 
-    async def deliver(self, states: list[dict], rounds: list[dict]) -> None:
+    async def deliver(self, states: list[dict], rounds: list[dict], listed: list[int] = ()) -> None:
         raise NotImplementedError
 
     async def resync(self, states: list[dict]) -> None:
@@ -154,9 +159,11 @@ class Hub:
     def __init__(self, layer):
         self.layer = layer
         self.watchers: dict[int, set[Watcher]] = {}
+        self.listing_watchers: set[Watcher] = set()
         self.sequences: dict[str, int] = {}
         self.pending_states: dict[int, dict] = {}
         self.pending_rounds: list[dict] = []
+        self.pending_listed: list[int] = []
         self.flush_scheduled = self.resync_scheduled = False
         self.tasks: set[asyncio.Task] = set()
         self.missed = 0
@@ -166,8 +173,11 @@ class Hub:
     def watch(self, watcher: Watcher) -> None:
         for federation_id in watcher.federation_ids:
             self.watchers.setdefault(federation_id, set()).add(watcher)
+        if watcher.wants_listings:
+            self.listing_watchers.add(watcher)
 
     def unwatch(self, watcher: Watcher) -> None:
+        self.listing_watchers.discard(watcher)
         for federation_id in watcher.federation_ids:
             watchers = self.watchers.get(federation_id)
             if watchers is not None:
@@ -225,12 +235,17 @@ class Hub:
                 if known is None or known["live_version"] <= state["live_version"]:
                     self.pending_states[state["id"]] = state
         self.pending_rounds += [point for point in message["rounds"] if point["federation"] in self.watchers]
-        if (self.pending_states or self.pending_rounds) and not self.flush_scheduled:
+        if self.listing_watchers:
+            self.pending_listed += message.get("listed", [])
+        if (self.pending_states or self.pending_rounds or self.pending_listed) and not self.flush_scheduled:
             self.flush_scheduled = True
             asyncio.get_running_loop().call_later(TICK_SECONDS, self._flush)
 
+    def _pages(self) -> set[Watcher]:
+        return set().union(self.listing_watchers, *self.watchers.values())
+
     def _page_count(self) -> int:
-        return len(set().union(*self.watchers.values())) if self.watchers else 0
+        return len(self._pages())
 
     def _resync_all(self) -> None:
         """Send every page here its federations' current state: soon, once, however many losses were seen."""
@@ -241,7 +256,7 @@ class Hub:
     async def _resync(self) -> None:
         await asyncio.sleep(TICK_SECONDS)
         self.resync_scheduled = False
-        watchers = set().union(*self.watchers.values()) if self.watchers else set()
+        watchers = self._pages()
         ids = set().union(*(watcher.federation_ids for watcher in watchers)) if watchers else set()
         current = {state["id"]: state for state in await database_sync_to_async(selectors.federation_snapshots)(ids)}
         for watcher in watchers:
@@ -256,19 +271,22 @@ class Hub:
 
     def _flush(self) -> None:
         self.flush_scheduled = False
-        states, rounds = self.pending_states, self.pending_rounds
-        self.pending_states, self.pending_rounds = {}, []
-        per_watcher: dict[Watcher, tuple[list, list]] = {}
+        states, rounds, listed = self.pending_states, self.pending_rounds, self.pending_listed
+        self.pending_states, self.pending_rounds, self.pending_listed = {}, [], []
+        per_watcher: dict[Watcher, tuple[list, list, list]] = {}
         for federation_id, state in states.items():
             for watcher in self.watchers.get(federation_id, ()):
-                per_watcher.setdefault(watcher, ([], []))[0].append(state)
+                per_watcher.setdefault(watcher, ([], [], []))[0].append(state)
         for point in rounds:
             for watcher in self.watchers.get(point["federation"], ()):
                 if watcher.wants_rounds:
-                    per_watcher.setdefault(watcher, ([], []))[1].append(point)
+                    per_watcher.setdefault(watcher, ([], [], []))[1].append(point)
+        if listed:
+            for watcher in self.listing_watchers:
+                per_watcher.setdefault(watcher, ([], [], []))[2].extend(listed)
         loop = asyncio.get_running_loop()
-        for watcher, (watcher_states, watcher_rounds) in per_watcher.items():
-            self._keep(loop.create_task(watcher.deliver(watcher_states, watcher_rounds)))
+        for watcher, (watcher_states, watcher_rounds, watcher_listed) in per_watcher.items():
+            self._keep(loop.create_task(watcher.deliver(watcher_states, watcher_rounds, watcher_listed)))
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -163,8 +163,15 @@ class LiveState(models.Model):
     connected_clients = models.PositiveIntegerField(default=0)
     min_clients = models.PositiveIntegerField(default=0)
     fraction_fit = models.FloatField(default=1.0)
+    # Over every run, as the catalog's "most active" order counts them.
     completed_rounds = models.PositiveIntegerField(default=0)
     avg_round_duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    # The current run's, which its page shows beside its round (a new run starts them again).
+    run_rounds = models.PositiveIntegerField(default=0)
+    run_avg_duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    # Whether the server says it is alive between its events (protocol ``alive``) in the current run:
+    # then its silence is judged from those signals alone.
+    signals_alive = models.BooleanField(default=False)
     last_update = models.DateTimeField(null=True, blank=True)
     offline_after = models.DateTimeField(
         null=True, blank=True, help_text="The heartbeat turns the server offline past this instant."
@@ -179,8 +186,8 @@ class LiveState(models.Model):
 
     FIELDS = [
         "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
-        "completed_rounds", "avg_round_duration", "last_update", "offline_after", "current_run", "run_started",
-        "live_version",
+        "completed_rounds", "avg_round_duration", "run_rounds", "run_avg_duration", "signals_alive", "last_update",
+        "offline_after", "current_run", "run_started", "live_version",
     ]
 
     class Meta:
@@ -208,6 +215,14 @@ class LiveState(models.Model):
     def participants_wanted(self) -> bool:
         return participants_wanted(self.status, self.connected_clients, self.min_clients)
 
+    @property
+    def stopped(self) -> bool:
+        return stopped(self.status, self.phase)
+
+    @property
+    def clients_label(self) -> str:
+        return clients_label(self.status, self.connected_clients)
+
 
 _STATUS_LABELS, _PHASE_LABELS = dict(Status.choices), dict(Phase.choices)
 
@@ -218,9 +233,19 @@ def labels(status: str, phase: str) -> tuple[str, str]:
     status_label, phase_label = _STATUS_LABELS.get(status, status), _PHASE_LABELS.get(phase, phase)
     if phase == Phase.FINISHED:
         status_label = Phase.FINISHED.label
-    elif status == Status.OFFLINE and phase in (Phase.TRAINING, Phase.EVALUATING):
+    elif stopped(status, phase):
         phase_label = "Stopped"
     return status_label, phase_label
+
+
+def stopped(status: str, phase: str) -> bool:
+    """Whether a training stopped before its end: its server went silent in the middle of it."""
+    return status == Status.OFFLINE and phase in (Phase.TRAINING, Phase.EVALUATING)
+
+
+def clients_label(status: str, connected_clients: int) -> str:
+    """The clients connected, as pages show them: a silent server's last count is not a count of now."""
+    return str(connected_clients) if status == Status.ONLINE else "—"
 
 
 def participants_wanted(status: str, connected_clients: int, min_clients: int) -> bool:
@@ -249,6 +274,14 @@ class TrainingRun(models.Model):
     first_seen = models.DateTimeField(default=timezone.now, editable=False)
     # A running count, so that the ingest reads a run's rounds only when some must go.
     rounds_stored = models.PositiveIntegerField(default=0, editable=False, help_text="Its rounds kept now.")
+    # Running aggregates over every round the run finished (kept or since pruned): its history line.
+    rounds_completed = models.PositiveIntegerField(default=0, editable=False)
+    duration_total = models.FloatField(default=0.0, editable=False, help_text="Seconds, its rounds' sum.")
+    last_round_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    @property
+    def avg_duration(self) -> float | None:
+        return self.duration_total / self.rounds_completed if self.rounds_completed else None
 
     class Meta:
         ordering = ["federation", "-started", "-name"]

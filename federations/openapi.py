@@ -21,7 +21,8 @@ def _query(name: str, description: str, schema: dict) -> dict:
 _STATE = {
     "type": "object",
     "required": ["id", "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients",
-                 "completed_rounds", "live_version", "download_count", "progress", "participants_wanted"],
+                 "completed_rounds", "run_rounds", "live_version", "download_count", "progress", "participants_wanted",
+                 "stopped"],
     "properties": {
         "id": {"type": "integer"},
         "status": {"type": "string", "enum": Status.values},
@@ -35,12 +36,16 @@ _STATE = {
         "fraction_fit": {"type": "number"},
         "completed_rounds": {"type": "integer", "minimum": 0},
         "avg_round_duration": {"type": "number", "nullable": True},
+        "run_rounds": {"type": "integer", "minimum": 0, "description": "Rounds completed in the current run."},
+        "run_avg_duration": {"type": "number", "nullable": True, "description": "Seconds, in the current run."},
         "last_update": {"type": "string", "format": "date-time", "nullable": True},
         "current_run": _STRING,
         "live_version": {"type": "integer", "minimum": 0},
         "download_count": {"type": "integer", "minimum": 0},
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
         "participants_wanted": {"type": "boolean"},
+        "stopped": {"type": "boolean", "description": "The training stopped before its end (its server went silent)."},
+        "clients_label": _STRING,
     },
 }
 

@@ -7,6 +7,7 @@ error answers and the order of a federation's events are written once, for both 
 
 from flower_integration.protocol import (  # noqa: F401
     EVENTS,
+    HELLO,
     INVALID,
     MAX_CLOCK_AHEAD_MS,
     MESSAGES,
@@ -19,11 +20,14 @@ from flower_integration.protocol import (  # noqa: F401
     THROTTLED,
     TOKEN_REVOKED,
     VERSION,
+    AliveEvent,
     FinalEvent,
     ProtocolError,
     RoundEvent,
     StateEvent,
+    hello,
     order,
+    parse_alive,
     parse_final,
     parse_round,
     parse_state,

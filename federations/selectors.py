@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from . import search
 from .models import (
-    ClientFile, Federation, LiveState, OnlineSpell, Phase, RoundRecord, Status, labels, participants_wanted,
-    progress_percent,
+    ClientFile, Federation, LiveState, OnlineSpell, Phase, RoundRecord, Status, TrainingRun, clients_label, labels,
+    participants_wanted, progress_percent, stopped,
 )
 
 # Each sort orders by one field (a lookup path), descending, then by descending id (so ties have one
@@ -296,7 +296,8 @@ def client_file_content(federation: Federation) -> bytes:
 # The live state a page receives: these fields of a LiveState, its federation's id and download count.
 SNAPSHOT_FIELDS = [
     "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients", "fraction_fit",
-    "completed_rounds", "avg_round_duration", "last_update", "current_run", "live_version",
+    "completed_rounds", "avg_round_duration", "run_rounds", "run_avg_duration", "last_update", "current_run",
+    "live_version",
 ]
 
 
@@ -319,6 +320,8 @@ def state_of(values: dict) -> dict:
     data["progress"] = progress_percent(values["current_round"], values["total_rounds"], values["phase"])
     data["participants_wanted"] = participants_wanted(values["status"], values["connected_clients"],
                                                       values["min_clients"])
+    data["stopped"] = stopped(values["status"], values["phase"])
+    data["clients_label"] = clients_label(values["status"], values["connected_clients"])
     return data
 
 
@@ -341,6 +344,12 @@ def uptimes(federation: Federation, *, now: datetime | None = None) -> dict[int,
                      for started, ended in spells)
         shares[days] = min(1.0, online / (now - start).total_seconds())
     return shares
+
+
+def listed_since(moment: datetime, *, limit: int) -> list[int]:
+    """The ids of the latest ``limit`` federations listed after ``moment``, newest first (the catalog's order)."""
+    return list(listed_federations().filter(created_at__gt=moment).order_by("-created_at", "-id")
+                .values_list("id", flat=True)[:limit])
 
 
 def live_states(federation_ids) -> QuerySet[LiveState]:
@@ -366,6 +375,15 @@ def round_history_of(federation_ids) -> list[dict]:
     """The learning curves of the first listed federation among ``federation_ids`` (a federation page's)."""
     live = live_states(federation_ids).only("current_run").first()
     return round_history(live) if live else []
+
+
+def earlier_runs(live: LiveState) -> list[TrainingRun]:
+    """A federation's runs before its current one, latest first (those kept: ``F2F_RUNS_KEPT``). No query
+    when every round it completed is of its current run (most federations' case)."""
+    if live.completed_rounds == live.run_rounds:
+        return []
+    return list(TrainingRun.objects.filter(federation_id=live.pk).exclude(name=live.current_run).order_by(
+        "-started", "-name"))
 
 
 def round_history(live: LiveState, *, limit: int = 1000) -> list[dict]:

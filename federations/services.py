@@ -20,7 +20,9 @@ from . import bulk, live, protocol, selectors
 from .models import (
     ClientFile, Federation, LiveState, OnlineSpell, Phase, ReportingToken, RoundRecord, Status, TrainingRun,
 )
-from .protocol import FinalEvent, RoundEvent, StateEvent
+from .protocol import AliveEvent, FinalEvent, RoundEvent, StateEvent
+
+Event = StateEvent | RoundEvent | FinalEvent | AliveEvent
 
 
 def client_file_store(*, content: bytes) -> ClientFile:
@@ -65,6 +67,7 @@ def federation_create(*, client_content: bytes, total_rounds: int = 0, min_clien
     if total_rounds or min_clients:
         federation.live.total_rounds, federation.live.min_clients = total_rounds, min_clients
         federation.live.save(update_fields=["total_rounds", "min_clients"])
+    live.push_after_commit(listed=[federation.pk])  # open catalog pages are told of it
     return federation
 
 
@@ -94,15 +97,23 @@ def federation_set_standing(*, federation_id: int, suspended: bool | None = None
     return bool(changes) and federation.update(**changes) == 1
 
 
-def offline_deadline(*, last_update: datetime, avg_round_duration: float | None, finished: bool = False) -> datetime:
+def alive_every() -> int:
+    """How often a reporter is asked to say it is alive when it has nothing else to send (protocol ``hello``):
+    three times in the silence allowed, so that one or two lost signals are not taken for a dead server."""
+    return max(1, settings.F2F_OFFLINE_AFTER // 3)
+
+
+def offline_deadline(*, last_update: datetime, avg_round_duration: float | None, finished: bool = False,
+                     signals_alive: bool = False) -> datetime:
     """When a server that reported at ``last_update`` counts as silent.
 
-    The prototype's rule: a configured floor, or ten average rounds when that is longer, so a
-    federation with slow rounds is not declared dead between two of its reports. A finished
-    training has no round to wait for: the floor.
+    The configured floor (``F2F_OFFLINE_AFTER``) when the server says it is alive between its events
+    (``alive_every``), or has finished and has no round to wait for. A reporter that does not
+    (before F2F 0.3) sends nothing during a round: for it the prototype's rule, ten average rounds
+    when that is longer than the floor, so that slow rounds are not taken for a dead server.
     """
     allowed = float(settings.F2F_OFFLINE_AFTER)
-    if avg_round_duration and not finished:
+    if avg_round_duration and not (finished or signals_alive):
         allowed = max(allowed, 10 * avg_round_duration)
     return last_update + timedelta(seconds=allowed)
 
@@ -207,18 +218,24 @@ def _live_order(state: LiveState) -> tuple | None:
                           finished=state.phase == Phase.FINISHED, round=state.current_round)
 
 
-def _live_changes(state: LiveState, event: StateEvent | RoundEvent | FinalEvent) -> dict:
+def _live_changes(state: LiveState, event: Event) -> dict:
     """What ``event`` changes in a federation's live state: nothing when it is behind it.
 
     A state or final event at the live state's own place still applies (a new phase of the
-    same round); a round event only moves the state when it is ahead.
+    same round); a round event only moves the state when it is ahead. An alive event moves
+    nothing: it only tells that the current run's server signals its liveness.
     """
+    if isinstance(event, AliveEvent):
+        same_run = (state.run_started, state.current_run) == (event.started, event.run)
+        return {"signals_alive": True} if same_run and not state.signals_alive else {}
     current = _live_order(state)
     ahead = current is None or event.order > current
     if not (ahead or (current == event.order and not isinstance(event, RoundEvent))):
         return {}
     changes = {"current_run": event.run, "run_started": event.started}
     same_run = (state.run_started, state.current_run) == (event.started, event.run)
+    if not same_run:  # a new run: its own count of rounds, and its server has yet to signal
+        changes.update(run_rounds=0, run_avg_duration=None, signals_alive=False)
     if isinstance(event, StateEvent):
         changes.update(
             phase=event.phase, current_round=event.round, total_rounds=event.total_rounds,
@@ -232,13 +249,18 @@ def _live_changes(state: LiveState, event: StateEvent | RoundEvent | FinalEvent)
     return changes
 
 
+def _mean_with(count: int, mean: float | None, value: float) -> tuple[int, float]:
+    """A running count and mean with one more value."""
+    return count + 1, value if mean is None else (mean * count + value) / (count + 1)
+
+
 @dataclass(frozen=True)
 class Report:
     """One event as the ingest received it: from a connection bound to ``federation_id`` by ``token_id``."""
 
     federation_id: int
     token_id: int
-    event: StateEvent | RoundEvent | FinalEvent
+    event: Event
 
 
 class Outcome:
@@ -248,7 +270,8 @@ class Outcome:
     APPLIED, STALE, REVOKED = "applied", "stale", "revoked"
 
 
-_RUN_FIELDS = ["id", "federation", "name", "rounds_stored"]
+_RUN_AGGREGATES = ["rounds_stored", "rounds_completed", "duration_total", "last_round_at"]
+_RUN_FIELDS = ["id", "federation", "name", *_RUN_AGGREGATES]
 # A token the ingest accepts: not revoked, and its federation not suspended (an anti-join on the few suspended
 # ones, through their partial index).
 _TOKEN_ACTIVE = (f"{ReportingToken._meta.db_table}.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
@@ -344,7 +367,13 @@ def _rounds_store(round_reports: list[Report], runs: dict, now: datetime) -> tup
         per_run[(record.federation_id, record.run)].append(record)
     counted = set()
     for key, arrivals in per_run.items():
-        counted |= _window_keep(runs[key], arrivals)
+        run, kept = runs[key], _window_keep(runs[key], arrivals)
+        for record in arrivals:
+            if id(record) in kept:
+                run.rounds_completed += 1
+                run.duration_total += record.duration
+                run.last_round_at = now
+        counted |= kept
     return {index: record for index, record in records.items() if id(record) in counted}, [runs[key] for key in per_run]
 
 
@@ -392,13 +421,14 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
             setattr(state, field, value)
         record = records.get(index)
         if record is not None:
-            average, count = state.avg_round_duration, state.completed_rounds
-            state.avg_round_duration = event.duration if average is None else \
-                (average * count + event.duration) / (count + 1)
-            state.completed_rounds = count + 1
+            state.completed_rounds, state.avg_round_duration = _mean_with(
+                state.completed_rounds, state.avg_round_duration, event.duration)
             if state.current_run == event.run:
+                state.run_rounds, state.run_avg_duration = _mean_with(
+                    state.run_rounds, state.run_avg_duration, event.duration)
                 points.append({"federation": state.pk, **selectors.round_point(record)})
-        outcomes[index] = Outcome.APPLIED if changes or record is not None else Outcome.STALE
+        applied = changes or record is not None or isinstance(event, AliveEvent)  # alive: it was heard, all it says
+        outcomes[index] = Outcome.APPLIED if applied else Outcome.STALE
 
     touched = {reports[index].federation_id for index in valid}
     # Federations this batch brings online start a spell of uptime (the heartbeat ends it).
@@ -408,12 +438,13 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
         state = states[federation_id]
         state.status, state.last_update = Status.ONLINE, now
         state.offline_after = offline_deadline(last_update=now, avg_round_duration=state.avg_round_duration,
-                                               finished=state.phase == Phase.FINISHED)
+                                               finished=state.phase == Phase.FINISHED,
+                                               signals_alive=state.signals_alive)
         state.live_version += 1
     changed = [states[federation_id] for federation_id in sorted(touched)]
     # One round trip writes them and reads the download counts pushed with the states.
     *_, count_rows = bulk.together(
-        bulk.update(TrainingRun, counted_runs, ["rounds_stored"]),
+        bulk.update(TrainingRun, counted_runs, _RUN_AGGREGATES),
         bulk.update(LiveState, changed, LiveState.FIELDS),
         bulk.insert(OnlineSpell, spells, ["federation", "started"]),
         _download_counts_read([state.pk for state in changed]),
@@ -424,7 +455,7 @@ def federations_apply_reports(*, reports: list[Report]) -> list[str]:
     return outcomes
 
 
-def federation_apply_event(*, federation_id: int, token_id: int, event: StateEvent | RoundEvent | FinalEvent) -> bool:
+def federation_apply_event(*, federation_id: int, token_id: int, event: Event) -> bool:
     """Apply one event (``federations_apply_reports`` with one report). False when it was stale.
 
     Raises ``TokenRevoked`` when the connection's token is no longer active.

@@ -1,5 +1,6 @@
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from indexer import selectors as admission
@@ -15,6 +16,7 @@ CURSOR_PARAMETERS = ("after", "before", "page")
 def catalog(request):
     """The public catalog: search, filter, sort and page through federations (next and previous pages,
     from where the current one ends or starts; a link the catalog did not write gives the first page)."""
+    made = timezone.now()  # before the query: a federation listed after this, the page is told of (live.js)
     form = CatalogFilterForm(request.GET, applications=selectors.applications())
     filters = form.filters()
     page = selectors.catalog_page(**filters, **form.position())
@@ -29,7 +31,7 @@ def catalog(request):
         request,
         "federations/catalog.html",
         {"form": form, "page": page, "count": selectors.catalog_count(**count_filters), "filtered": form.is_filtered,
-         "query_string": query_without_position.urlencode()},
+         "query_string": query_without_position.urlencode(), "made_ms": int(made.timestamp() * 1000)},
     )
 
 
@@ -48,6 +50,7 @@ def federation_detail(request, key):
             "verify_command": join.verify_command(federation),
             "run_command": join.run_command(federation),
             "history": history,
+            "earlier_runs": selectors.earlier_runs(federation.live),
             "uptimes": selectors.uptimes(federation),
             "clients_seen": max((point["num_clients"] for point in history), default=0),
             "provenance": admission.federation_provenance(federation),

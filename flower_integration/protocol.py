@@ -13,7 +13,12 @@ milliseconds since the Unix epoch.
   ``connected_clients``, ``min_clients``, ``fraction_fit``;
 - ``round``: a finished round: ``round``, ``duration`` (s), ``loss`` (or null), ``metrics``
   (name → number, at most 16), ``num_clients``, ``num_examples``;
-- ``final``: the training is over: ``rounds`` completed.
+- ``final``: the training is over: ``rounds`` completed;
+- ``alive``: nothing but the envelope: the server is alive and still on this run. A reporter sends it
+  only when it has sent nothing else for the time the Indexer asks, in the ``indexer`` message it
+  emits to each reporter once connected: ``{"v": 2, "alive_every": seconds}``. Rounds can last longer
+  than the silence the Indexer allows; these few bytes keep a healthy training from being taken for a
+  dead one, and let the Indexer notice a dead one sooner.
 
 Anything else (unknown keys, wrong types, out-of-range values, a federation id) is refused.
 
@@ -32,7 +37,8 @@ import time
 from dataclasses import dataclass
 
 VERSION = 2
-EVENTS = ("state", "round", "final")
+EVENTS = ("state", "round", "final", "alive")
+HELLO = "indexer"  # the message the Indexer emits to a reporter once connected
 PHASES = ("waiting", "training", "evaluating", "finished")
 MAX_ROUNDS = 100_000
 MAX_CLIENTS = 1_000_000
@@ -135,6 +141,16 @@ class FinalEvent:
         return order(started=self.started, run=self.run, finished=True, round=self.rounds)
 
 
+@dataclass(frozen=True)
+class AliveEvent:
+    run: str
+    started: int
+
+    @property
+    def order(self) -> tuple:  # never ahead of a state: it only says the server is alive
+        return order(started=self.started, run=self.run, finished=False, round=0)
+
+
 def _integer(data, key, low, high):
     value = data.get(key)
     if type(value) is not int or not low <= value <= high:
@@ -224,4 +240,22 @@ def parse_final(data, *, now_ms: int | None = None) -> FinalEvent:
     return FinalEvent(run=run, started=started, rounds=_integer(data, "rounds", 0, MAX_ROUNDS))
 
 
-PARSERS = {"state": parse_state, "round": parse_round, "final": parse_final}
+def parse_alive(data, *, now_ms: int | None = None) -> AliveEvent:
+    run, started = _envelope(data, set(), now_ms)
+    return AliveEvent(run=run, started=started)
+
+
+def hello(*, alive_every: int) -> dict:
+    """What the Indexer tells a reporter once connected: how often to say it is alive when it has nothing else to send."""
+    return {"v": VERSION, "alive_every": alive_every}
+
+
+def alive_every(message) -> float | None:
+    """The interval a reporter takes from the Indexer's ``indexer`` message; None when it names none."""
+    value = message.get("alive_every") if isinstance(message, dict) else None
+    if type(value) in (int, float) and math.isfinite(value) and value >= 1:
+        return float(value)
+    return None
+
+
+PARSERS = {"state": parse_state, "round": parse_round, "final": parse_final, "alive": parse_alive}

@@ -4,7 +4,8 @@ Hooks call ``state``, ``round_finished`` and ``final``; each only records the ev
 returns (microseconds). A background thread owns the Socket.IO connection: it sends the
 latest state first, then the finished rounds in order, then the final event; it waits for
 each acknowledgement, reconnects with exponential backoff when
-the Indexer is slow or down, and then catches up. Only the latest state is kept (older
+the Indexer is slow or down, and then catches up. Until the final event, when it has sent
+nothing for the time the Indexer asked (``protocol.hello``), it says the server is alive. Only the latest state is kept (older
 states are worthless); finished rounds wait in a bounded queue (the oldest are dropped,
 and counted, when it is full). The Indexer applies a round at most once, so resending
 after a lost acknowledgement is safe.
@@ -71,7 +72,11 @@ class Reporter:
         self._final: dict | None = None
         self._closing = False
         self._client: socketio.Client | None = None
+        self._alive_every: float | None = None  # the Indexer's, once it has said it
+        self._last_heard = time.monotonic()  # the last answer the Indexer gave that was not a refusal
+        self._finished = False
         self.delivered = 0
+        self.alive_signals = 0
         self.dropped = 0
         self.rejected = 0
         self._warned_stale = False
@@ -135,15 +140,22 @@ class Reporter:
     def _pending(self) -> bool:
         return bool(self._state or self._rounds or self._final)
 
+    def _alive_due(self) -> float | None:
+        """Seconds until the Indexer is to hear that the server is alive (0: now); None when it is not to."""
+        if self._alive_every is None or self._finished or self._closing:
+            return None
+        return max(0.0, self._last_heard + self._alive_every - time.monotonic())
+
     def _next(self):
-        """The next event to send, in order: the current state, finished rounds, the final event."""
+        """The next event to send, in order: the current state, finished rounds, the final event; else, when
+        it is due, the liveness signal."""
         if self._state is not None:
             return "state", self._state
         if self._rounds:
             return "round", self._rounds[0]
         if self._final is not None:
             return "final", self._final
-        return None
+        return "alive", self._envelope({})
 
     def _delivered(self, kind: str, payload: dict) -> None:
         with self._lock:
@@ -152,15 +164,15 @@ class Reporter:
             elif kind == "round" and self._rounds and self._rounds[0] is payload:
                 self._rounds.popleft()
             elif kind == "final" and self._final is payload:
-                self._final = None
+                self._final, self._finished = None, True
             self._lock.notify_all()
 
     def _send_forever(self) -> None:
         backoff = 0.5
         while True:
             with self._lock:
-                while self._closing is not None and not self._pending():
-                    self._lock.wait()
+                while self._closing is not None and not self._pending() and self._alive_due() != 0:
+                    self._lock.wait(timeout=self._alive_due())
                 if self._closing is None:
                     break
                 kind, payload = self._next()
@@ -176,7 +188,11 @@ class Reporter:
                 continue
             if isinstance(answer, dict) and answer.get("ok"):
                 backoff = 0.5
-                self.delivered += 1
+                if kind == "alive":
+                    self.alive_signals += 1
+                else:
+                    self.delivered += 1
+                self._last_heard = time.monotonic()
                 if kind == "state" and answer.get("stale") and not self._warned_stale:
                     # The Indexer orders runs by their start: a live run called stale means this machine's
                     # clock is behind the one that started the federation's current run. Say it once.
@@ -207,6 +223,7 @@ class Reporter:
             client = socketio.Client(reconnection=False, handle_sigint=False)
             refusals = []  # the Indexer's reason, which python-socketio reports only to this handler
             client.on("connect_error", lambda data=None: refusals.append(data))
+            client.on(protocol.HELLO, self._hello)
             try:
                 client.connect(self.indexer_url, auth=self._auth, transports=["websocket"],
                                wait_timeout=self._connect_timeout)
@@ -216,6 +233,13 @@ class Reporter:
             self._client = client
             logger.info("F2F reporter: connected to %s as federation %s", self.indexer_url, self.federation_id)
         return self._client
+
+    def _hello(self, message=None) -> None:
+        every = protocol.alive_every(message)
+        if every is not None:
+            with self._lock:
+                self._alive_every = every
+                self._lock.notify_all()
 
     def _disconnect(self) -> None:
         client, self._client = self._client, None

@@ -76,8 +76,8 @@ async def test_a_page_ends_on_the_latest_state_of_a_burst(federation, reporting)
         await page.disconnect()
 
 
-@pytest.mark.parametrize("query", ["", "?ids=", "?ids=1,x", "?ids=" + ",".join(["1"] * (consumers.MAX_WATCHED + 1)),
-                                   "?ids=1" + "0" * 19])
+@pytest.mark.parametrize("query", ["?ids=1,x", "?ids=" + ",".join(["1"] * (consumers.MAX_WATCHED + 1)),
+                                   "?ids=1" + "0" * 19, "?ids=1&since=soon", "?ids=1&since=" + "9" * 16])
 async def test_a_catalog_socket_names_what_it_shows_or_is_closed(db, query):
     _, accepted, code = await connected("/ws/catalog/" + query)
     assert not accepted and code == 4400
@@ -104,3 +104,47 @@ async def test_an_unknown_federation_page_is_closed(db):
 async def test_websockets_from_foreign_origins_are_refused(federation):
     _, accepted, _ = await connected(f"/ws/catalog/?ids={federation.pk}", headers=[(b"origin", b"https://evil.example")])
     assert not accepted
+
+
+async def test_a_catalog_page_is_told_of_federations_listed_since_it_was_made(make_federation):
+    import time
+
+    from django.conf import settings
+
+    shown = await database_sync_to_async(make_federation)(name="Shown")
+    made = int(time.time() * 1000)
+    await database_sync_to_async(time.sleep)(0.01)
+    meanwhile = await database_sync_to_async(make_federation)(name="Listed meanwhile")
+    catalog, accepted, _ = await connected(f"/ws/catalog/?ids={shown.pk}&since={made}")
+    empty, empty_accepted, _ = await connected(f"/ws/catalog/?ids=&since={made}")  # a page that lists none
+    try:
+        assert accepted and empty_accepted
+        first = await catalog.receive_json_from()
+        assert [state["id"] for state in first["federations"]] == [shown.pk]
+        assert first["listed"] == [meanwhile.pk]  # listed between the page's query and its socket
+        assert (await empty.receive_json_from())["listed"] == [meanwhile.pk]
+
+        content = (settings.BASE_DIR / "flower_integration" / "examples" / "digits" / "Client.py").read_bytes()
+        added = await database_sync_to_async(services.federation_create)(
+            client_content=content, name="Added while open", category="tabular", application="Finance",
+            description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
+            compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080")
+        for page in (catalog, empty):
+            message = await page.receive_json_from(timeout=5)
+            assert message["listed"] == [added.pk] and message["federations"] == []
+    finally:
+        await catalog.disconnect()
+        await empty.disconnect()
+
+
+async def test_a_federation_page_is_not_told_of_listings(federation, make_federation):
+    page, _, _ = await connected(f"/ws/federations/{federation.pk}/")
+    try:
+        assert "listed" not in await page.receive_json_from()
+        await database_sync_to_async(services.federation_create)(
+            client_content=b"import flwr\n", name="Another", category="tabular", application="Finance",
+            description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
+            compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080")
+        assert await page.receive_nothing(timeout=0.5)
+    finally:
+        await page.disconnect()

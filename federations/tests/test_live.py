@@ -19,7 +19,7 @@ class Page(live.Watcher):
         self.federation_ids, self.wants_rounds = frozenset(ids), rounds
         self.delivered, self.resyncs = [], 0
 
-    async def deliver(self, states, rounds):
+    async def deliver(self, states, rounds, listed=()):
         self.delivered.append(({state["id"]: state["live_version"] for state in states}, rounds))
 
     async def resync(self, states):

@@ -75,3 +75,32 @@ def test_a_server_that_dies_turns_offline_on_the_open_page(browser, make_federat
     finally:
         training.stop()
     assert page.evaluate("window.loadedOnce")
+    # It says the training stopped and when it was last heard from, and counts no clients as connected now.
+    assert page.is_visible("[data-testid=stopped]")
+    assert page.text_content("[data-field=phase]") == "Stopped"
+    assert page.text_content("[data-field=clients_label]") == "—"
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("REDIS_URL"),
+                    reason="the test process reaches the portal's pages through Redis (services mode)")
+def test_an_open_catalog_is_told_of_a_federation_listed_after_it_was_opened(browser, make_federation, live_portal):
+    from django.conf import settings
+
+    make_federation(name="Already there")
+    catalog = browser.new_page()
+    catalog.goto(live_portal.url + "/")
+    catalog.evaluate("window.loadedOnce = true")
+    catalog.wait_for_function("document.body.dataset.live === 'connected'")
+    assert catalog.locator("[data-testid=listed]").is_hidden()
+
+    content = (settings.BASE_DIR / "flower_integration" / "examples" / "digits" / "Client.py").read_bytes()
+    services.federation_create(
+        client_content=content, name="Listed while you looked", category="tabular", application="Finance",
+        description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
+        compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080")
+    catalog.wait_for_selector("[data-testid=listed]:not([hidden])", timeout=10000)
+    assert catalog.inner_text("[data-testid=listed]").startswith("1 federation listed since this page was opened.")
+    assert catalog.evaluate("window.loadedOnce")  # told without a reload
+    catalog.click("[data-testid=listed-show]")
+    catalog.wait_for_selector("text=Listed while you looked")
+    assert catalog.locator("[data-testid=listed]").is_hidden()

@@ -102,3 +102,38 @@ def test_a_batch_stores_exactly_the_values_it_computed(make_federation, settings
         assert records == [(run, 12.345678901, 0.1 + 0.2, {"acc.top-1": 0.987654321, "f1_macro": 1e-9}, 2, 100),
                            (run, 7.5, 0.25, {}, 3, 50)]
         assert federation.runs.get().rounds_stored == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_runs_their_aggregates_from_the_rounds_still_stored():
+    executor = MigrationExecutor(connection)
+    before, after = [("federations", "0009_open_spells_of_online_federations")], [
+        ("federations", "0010_run_history_and_liveness")]
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        client_file = old.get_model("federations", "ClientFile").objects.create(content=b"x", sha256="1" * 64, size=1)
+        federation = old.get_model("federations", "Federation").objects.create(
+            name="Old", slug="old-runs", client_file=client_file, category="tabular", application="Finance",
+            description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
+            compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080")
+        old.get_model("federations", "LiveState").objects.create(federation=federation, current_run="b",
+                                                                  completed_rounds=3)
+        for run, started in (("a", START), ("b", START + 1)):
+            old.get_model("federations", "TrainingRun").objects.create(federation=federation, name=run,
+                                                                        started=started)
+        rounds = old.get_model("federations", "RoundRecord")
+        for run, number, duration in (("a", 1, 2.0), ("a", 2, 4.0), ("b", 1, 9.0)):
+            rounds.objects.create(federation=federation, run=run, number=number, duration=duration)
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        new = executor.loader.project_state(after).apps
+        runs = {run.name: (run.rounds_completed, run.duration_total, run.last_round_at is not None)
+                for run in new.get_model("federations", "TrainingRun").objects.filter(federation_id=federation.pk)}
+        assert runs == {"a": (2, 6.0, True), "b": (1, 9.0, True)}
+        live = new.get_model("federations", "LiveState").objects.get(pk=federation.pk)
+        assert (live.run_rounds, live.run_avg_duration, live.signals_alive) == (1, 9.0, False)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())

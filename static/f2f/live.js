@@ -16,6 +16,10 @@
     }
   }
 
+  function seconds(value) {
+    return value === null || value === undefined ? "—" : value.toFixed(1) + " s";
+  }
+
   function setText(root, field, text) {
     root.querySelectorAll('[data-field="' + field + '"]').forEach(function (el) { el.textContent = text; });
   }
@@ -38,12 +42,15 @@
     setText(root, "phase", f.phase_label);
     setText(root, "current_round", f.current_round);
     setText(root, "total_rounds", f.total_rounds);
-    setText(root, "connected_clients", f.connected_clients);
+    setText(root, "clients_label", f.clients_label);
+    root.querySelectorAll('[data-field="stopped"]').forEach(function (note) { note.hidden = !f.stopped; });
     setText(root, "min_clients", f.min_clients);
     setText(root, "fraction_fit", Number(f.fraction_fit).toFixed(2));
     setText(root, "completed_rounds", f.completed_rounds);
     setText(root, "download_count", Number(f.download_count).toLocaleString("en-US"));
-    setText(root, "avg_round_duration", f.avg_round_duration === null ? "—" : f.avg_round_duration.toFixed(1) + " s");
+    setText(root, "avg_round_duration", seconds(f.avg_round_duration));
+    setText(root, "run_rounds", f.run_rounds);
+    setText(root, "run_avg_duration", seconds(f.run_avg_duration));
     root.querySelectorAll('[data-field="progress"]').forEach(function (bar) {
       bar.style.width = f.progress + "%";
       if (bar.parentElement) bar.parentElement.setAttribute("aria-valuenow", f.progress);
@@ -177,12 +184,21 @@
       catalog.querySelectorAll("tr[data-federation]").forEach(function (row) {
         (rows[row.dataset.federation] = rows[row.dataset.federation] || []).push(row);
       });
+      // Federations listed since the page was made, not on it: counted in a notice whose link reloads the page.
+      const listed = new Set();
+      const notice = catalog.querySelector('[data-testid="listed"]');
       const ids = Object.keys(rows);
-      if (!ids.length) return;
-      subscribe("/ws/catalog/?ids=" + ids.join(","), function (message) {
+      subscribe("/ws/catalog/?ids=" + ids.join(",") + "&since=" + catalog.dataset.made, function (message) {
         (message.federations || []).filter(fresh).forEach(function (state) {
           (rows[state.id] || []).forEach(function (row) { patch(row, state); });
         });
+        (message.listed || []).forEach(function (id) { if (!rows[id]) listed.add(id); });
+        if (listed.size && notice) {
+          notice.querySelector("[data-listed-count]").textContent = listed.size;
+          notice.querySelector("[data-listed-plural]").hidden = listed.size === 1;
+          notice.querySelector("a").href = location.pathname + location.search;
+          notice.hidden = false;
+        }
       });
     }
   });
