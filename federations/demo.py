@@ -1,16 +1,21 @@
 """Demo catalog data: deterministic, realistic federations for a newcomer's first look and benchmarks.
 
 Federation ``i`` is always the same (its slug is ``demo-<i>``), so seeding is idempotent and
-``--count 100000`` can be added on top of an earlier, smaller seed.
+``--count 100000`` can be added on top of an earlier, smaller seed. Each comes with the history its
+server would have left: the rounds of its runs (learning curves), its spells of uptime, and a live
+state that is the last thing it reported. None is online, since nothing reports for them: the live
+part of a demo is a real training (``manage.py demo_federation``).
 """
 
+import math
 import random
 from datetime import timedelta
 from pathlib import Path
 
+from django.db import transaction
 from django.utils import timezone
 
-from .models import Category, Federation, FlowerApi, LiveState, OnlineSpell, Phase, Status
+from .models import Category, Federation, FlowerApi, LiveState, OnlineSpell, Phase, RoundRecord, Status, TrainingRun
 from .services import client_file_store, offline_deadline
 
 CLIENTS_DIR = Path(__file__).parent / "demo_clients"
@@ -59,22 +64,43 @@ def _client_files() -> dict:
     return {path.name: client_file_store(content=path.read_bytes()) for path in sorted(CLIENTS_DIR.glob("*.py"))}
 
 
-def build_federation(index: int, *, client_files: dict, now) -> tuple[Federation, LiveState]:
-    """The ``index``-th demo federation and its live state, unsaved; the same every time."""
+# What the seeded servers did, with weights. None of them is running: their hosts are examples, nothing
+# reports for them, so the catalog shows them as a real one shows servers that are not reporting now.
+HISTORIES = {"finished": 4, "stopped": 3, "never reported": 2, "waited for clients": 1}
+
+
+def _curve(rng: random.Random, *, run: str, rounds: int, avg: float, ended) -> list[dict]:
+    """A run's finished rounds, as a reporter would have sent them: a falling loss, a rising accuracy; the last
+    one finished at ``ended``."""
+    loss_start, loss_floor = rng.uniform(1.6, 2.4), rng.uniform(0.1, 0.5)
+    accuracy_top, speed = rng.uniform(0.7, 0.97), rng.uniform(0.05, 0.3)
+    clients = rng.choice([2, 3, 5, 8])
+    durations = [round(max(0.5, rng.gauss(avg, avg * 0.1)), 3) for _ in range(rounds)]
+    finished = [ended]  # backwards from the last round, which finished at ``ended``
+    for duration in reversed(durations[1:]):
+        finished.append(finished[-1] - timedelta(seconds=duration))
+    points = []
+    for number, (duration, finished_at) in enumerate(zip(durations, reversed(finished)), start=1):
+        decay = math.exp(-speed * number)
+        points.append({
+            "run": run, "number": number, "duration": duration, "finished_at": finished_at,
+            "loss": round(loss_floor + (loss_start - loss_floor) * decay + rng.gauss(0, 0.02), 4),
+            "metrics": {"accuracy": round(min(1.0, max(0.0, accuracy_top * (1 - decay) + rng.gauss(0, 0.01))), 4)},
+            "num_clients": clients, "num_examples": clients * rng.choice([500, 1000, 2000]),
+        })
+    return points
+
+
+def build_federation(index: int, *, client_files: dict, now) -> tuple[Federation, LiveState, list[dict], list]:
+    """The ``index``-th demo federation, its live state, its runs' rounds and its spells of uptime (started,
+    ended), unsaved; the same every time (but for ``now``)."""
     rng = random.Random(index)
     category, script, models, applications, subjects = rng.choice(TASKS)
     model_name, data_expected = rng.choice(models)
     application, subject, place = rng.choice(applications), rng.choice(subjects), rng.choice(PLACES)
-    created_at = now - timedelta(days=rng.uniform(0, 365))
-    total_rounds = rng.choice([10, 20, 50, 100, 200])
-    state = rng.choices(["training", "finished", "waiting", "offline"], weights=[4, 3, 1, 2])[0]
-    completed = {"training": rng.randrange(1, total_rounds), "finished": total_rounds, "waiting": 0,
-                 "offline": rng.randrange(0, total_rounds)}[state]
-    avg = round(rng.uniform(2, 240), 1) if completed else None
-    last_update = None
-    if state != "waiting" or rng.random() < 0.5:
-        ago = rng.uniform(5, 600) if state in ("training", "waiting") else rng.uniform(3600, 86400 * 30)
-        last_update = now - timedelta(seconds=ago)
+    created_at = now - timedelta(days=rng.uniform(1, 365))
+    total_rounds = rng.choices([10, 20, 30, 50, 100], weights=[3, 3, 2, 2, 1])[0]
+    history = rng.choices(list(HISTORIES), weights=list(HISTORIES.values()))[0]
     min_clients = rng.choice([2, 2, 3, 5, 10])
     flower_api = rng.choices([FlowerApi.LEGACY, FlowerApi.SUPERNODE], weights=[3, 1])[0]
     port = 9092 if flower_api == FlowerApi.SUPERNODE else rng.choice([8080, 8443])
@@ -101,43 +127,76 @@ def build_federation(index: int, *, client_files: dict, now) -> tuple[Federation
         client_file=client_files[script],
         created_at=created_at,
     )
-    live = LiveState(
-        status=Status.ONLINE if state in ("training", "waiting") else Status.OFFLINE,
-        phase={"training": Phase.TRAINING, "finished": Phase.FINISHED, "waiting": Phase.WAITING,
-               "offline": Phase.TRAINING}[state],
-        current_round=min(completed + (state == "training"), total_rounds),
-        total_rounds=total_rounds,
-        connected_clients=rng.randrange(min_clients, min_clients * 3) if state == "training" else 0,
-        min_clients=min_clients,
-        fraction_fit=rng.choice([1.0, 0.5, 0.3]),
-        completed_rounds=completed,
-        avg_round_duration=avg,
-        last_update=last_update,
-        offline_after=offline_deadline(last_update=last_update, avg_round_duration=avg) if last_update else None,
-    )
-    federation.download_count = int(rng.paretovariate(1.2) * 3) + completed
+    live = LiveState(status=Status.OFFLINE, phase=Phase.WAITING, total_rounds=total_rounds, min_clients=min_clients,
+                     fraction_fit=rng.choice([1.0, 0.5, 0.3]))
+    rounds, spells = [], []
+    if history != "never reported":
+        # Its server last reported between an hour and a month ago, and no earlier than its listing.
+        last_update = max(now - timedelta(seconds=rng.uniform(3600, 86400 * 30)), created_at + timedelta(hours=1))
+        live.last_update = last_update
+        avg = round(rng.uniform(2, 240), 1)
+        completed = {"finished": total_rounds, "stopped": rng.randrange(1, total_rounds),
+                     "waited for clients": 0}[history]
+        run_start = last_update - timedelta(seconds=avg * completed + rng.uniform(5, 120))
+        live.current_run, live.run_started = f"demo-{index}-b", int(run_start.timestamp() * 1000)
+        current = _curve(rng, run=live.current_run, rounds=completed, avg=avg, ended=last_update)
+        earlier = []
+        if completed and rng.random() < 0.2:  # a short first attempt, a day before
+            earlier = _curve(rng, run=f"demo-{index}-a", rounds=rng.randrange(1, 6), avg=avg,
+                             ended=run_start - timedelta(days=1))
+            spells.append((earlier[0]["finished_at"] - timedelta(seconds=avg), earlier[-1]["finished_at"]))
+        spells.append((run_start, last_update))
+        rounds = earlier + current
+        live.phase = {"finished": Phase.FINISHED, "stopped": Phase.TRAINING, "waited for clients": Phase.WAITING}[history]
+        live.current_round = completed + (history == "stopped")
+        live.connected_clients = rng.randrange(1, min_clients) if history == "waited for clients" else min_clients
+        live.completed_rounds = len(rounds)
+        live.avg_round_duration = sum(r["duration"] for r in rounds) / len(rounds) if rounds else None
+        live.run_rounds = len(current)
+        live.run_avg_duration = sum(r["duration"] for r in current) / len(current) if current else None
+        live.offline_after = offline_deadline(last_update=last_update, avg_round_duration=live.avg_round_duration)
+        live.live_version = len(rounds) + 2
+    federation.download_count = int(rng.paretovariate(1.2) * 3) + live.completed_rounds
     federation.search_document = federation.build_search_document()
-    return federation, live
+    return federation, live, rounds, spells
 
 
 def seed(count: int, *, batch_size: int = 2000) -> int:
-    """Make sure demo federations 1..count exist; returns how many were added."""
+    """Make sure demo federations 1..count exist, each with its history; returns how many were added."""
     client_files = _client_files()
     now = timezone.now()
-    before = Federation.objects.filter(slug__startswith="demo-").count()
+    added = 0
     for start in range(1, count + 1, batch_size):
-        batch = [build_federation(i, client_files=client_files, now=now)
-                 for i in range(start, min(start + batch_size, count + 1))]
-        # bulk_create bypasses Federation.save(), which adds the live states: add them here.
-        Federation.objects.bulk_create([federation for federation, _ in batch], ignore_conflicts=True)
-        ids = dict(Federation.objects.filter(slug__in=[f.slug for f, _ in batch]).values_list("slug", "id"))
-        for federation, live in batch:
-            live.federation_id = ids[federation.slug]
-        LiveState.objects.bulk_create([live for _, live in batch], ignore_conflicts=True)
-        # Online ones have been so for a while, as a real server would (uptime starts with their spell).
-        with_spells = set(OnlineSpell.objects.filter(federation_id__in=ids.values()).values_list("federation_id", flat=True))
-        OnlineSpell.objects.bulk_create([
-            OnlineSpell(federation_id=live.federation_id,
-                        started=(live.last_update or now) - timedelta(hours=random.Random(live.federation_id).uniform(1, 480)))
-            for _, live in batch if live.status == Status.ONLINE and live.federation_id not in with_spells])
-    return Federation.objects.filter(slug__startswith="demo-").count() - before
+        slugs = [f"demo-{i}" for i in range(start, min(start + batch_size, count + 1))]
+        there = set(Federation.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        batch = [build_federation(int(slug[5:]), client_files=client_files, now=now) for slug in slugs
+                 if slug not in there]
+        if not batch:
+            continue
+        with transaction.atomic():  # a federation is seeded with all of its history, or not at all
+            # bulk_create bypasses Federation.save(), which adds the live states: add them here.
+            Federation.objects.bulk_create([federation for federation, *_ in batch])
+            ids = dict(Federation.objects.filter(slug__in=[f.slug for f, *_ in batch]).values_list("slug", "id"))
+            runs, records, spells = [], [], []
+            for federation, live, rounds, federation_spells in batch:
+                live.federation_id = federation_id = ids[federation.slug]
+                by_run = {}
+                for point in rounds:
+                    by_run.setdefault(point["run"], []).append(point)
+                    records.append(RoundRecord(federation_id=federation_id, **point))
+                for name, points in by_run.items():
+                    runs.append(TrainingRun(
+                        federation_id=federation_id, name=name, first_seen=points[0]["finished_at"],
+                        started=int((points[0]["finished_at"] - timedelta(seconds=points[0]["duration"])).timestamp()
+                                    * 1000),
+                        rounds_stored=len(points), rounds_completed=len(points),
+                        duration_total=sum(point["duration"] for point in points),
+                        last_round_at=points[-1]["finished_at"]))
+                spells += [OnlineSpell(federation_id=federation_id, started=started, ended=ended)
+                           for started, ended in federation_spells if ended > now - timedelta(days=30)]
+            LiveState.objects.bulk_create([live for _, live, *_ in batch])
+            TrainingRun.objects.bulk_create(runs, batch_size=5000)
+            RoundRecord.objects.bulk_create(records, batch_size=5000)
+            OnlineSpell.objects.bulk_create(spells, batch_size=5000)
+        added += len(batch)
+    return added

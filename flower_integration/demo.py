@@ -7,10 +7,16 @@ The server listens on a free 127.0.0.1 port unless ``--port`` is given (a SuperL
 and the portal's 8321 are left alone). The clients are the examples' own ``Client.py``,
 run exactly as a participant would run the downloaded script. Whatever ends the demo
 (the server finishing, a client failing, Ctrl+C or SIGTERM), no child process outlives it.
+
+The children's output is shown line by line under their names, without the notices every start
+of TensorFlow and of Flower's legacy API prints (GPU probes, oneDNN, deprecations): their count is
+said at the end, and ``--verbose`` shows them. The children run in sessions of their own, so a
+Ctrl+C reaches the demo alone, which then stops them once, cleanly (no traceback from each).
 """
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +31,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 INTERRUPTED_EXIT_CODE = 130
 
+# What TensorFlow logs at every start on a machine without a GPU, before its log level applies (absl's start-up
+# lines from these sources), and the first line of a Flower deprecation notice (the notice runs to its last line).
+START_UP_NOTICE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} [\d:.]+ +\d+ (?:port|cudart_stub|cuda_platform|cuda_executor|cuda_diagnostics|cpu_feature_guard"
+    r"|cuda_dnn|cuda_fft|cuda_blas|gpu_device)\.cc:\d+\]")
+DEPRECATION_START, DEPRECATION_END = "DEPRECATED FEATURE:", "entirely in future versions of Flower."
+
 
 class Interrupted(Exception):
     """SIGTERM, turned into an exception so that cleanup runs as it does for Ctrl+C."""
@@ -38,8 +52,42 @@ def free_port() -> int:
 
 def child_env() -> dict:
     env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
+
+
+class Relay:
+    """Shows the children's output under their names, leaving out start-up notices (counted) unless verbose."""
+
+    def __init__(self, *, verbose: bool = False):
+        self.verbose, self.hidden, self.lock, self.threads = verbose, 0, threading.Lock(), []
+
+    def follow(self, name: str, stream) -> None:
+        thread = threading.Thread(target=self._relay, args=(name, stream), daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _relay(self, name: str, stream) -> None:
+        in_notice = just_ended = False
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            hide = (in_notice or START_UP_NOTICE.match(line) is not None or DEPRECATION_START in line
+                    or just_ended and not line.strip())  # a notice's blank last line
+            just_ended = in_notice and DEPRECATION_END in line
+            in_notice = (in_notice or DEPRECATION_START in line) and DEPRECATION_END not in line
+            with self.lock:
+                if hide and not self.verbose:
+                    self.hidden += 1
+                else:
+                    print(f"{name:>8} | {line}", flush=True)
+        stream.close()
+
+    def finish(self) -> None:
+        for thread in self.threads:
+            thread.join(timeout=5)
+        if self.hidden:
+            print(f"({self.hidden} lines of TensorFlow and Flower start-up notices were left out; --verbose shows "
+                  "them)", flush=True)
 
 
 def server_command(example: str, address: str, rounds: int, min_clients: int, extra_args=()) -> list[str]:
@@ -52,11 +100,16 @@ def client_command(example: str, address: str, partition: int, partitions: int) 
             "--partition", str(partition), "--partitions", str(partitions)]
 
 
-def start(name: str, command: list[str], output=None) -> subprocess.Popen:
-    """Start one child; ``output`` is a file for its stdout and stderr (default: ours)."""
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_env(), stdout=output,
-                               stderr=subprocess.STDOUT if output is not None else None)
+def start(name: str, command: list[str], output=None, relay: Relay | None = None) -> subprocess.Popen:
+    """Start one child, in a session of its own; its stdout and stderr go to ``output`` (a file) if given, else
+    through ``relay``, else to ours."""
+    piped = output is None and relay is not None
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_env(), start_new_session=True,
+                               stdout=subprocess.PIPE if piped else output,
+                               stderr=subprocess.STDOUT if output is not None or piped else None)
     print(f"{name}: pid {process.pid}", flush=True)
+    if piped:
+        relay.follow(name, process.stdout)
     return process
 
 
@@ -110,13 +163,15 @@ def wait_for_server(server: subprocess.Popen, clients: list[subprocess.Popen]) -
 
 
 def run_federation(example: str, *, clients: int, rounds: int, port: int | None = None, server_args=(),
-                   server_output=None, client_output=None, client_grace: float = 10.0) -> int:
+                   server_output=None, client_output=None, client_grace: float = 10.0,
+                   relay: Relay | None = None) -> int:
     """Run one federation to its end and return the server's exit code; never leaves a child behind."""
     port = port or free_port()
     address = f"127.0.0.1:{port}"
     children: list[subprocess.Popen] = []
     try:
-        server = start("server", server_command(example, address, rounds, clients, server_args), server_output)
+        server = start("server", server_command(example, address, rounds, clients, server_args), server_output,
+                       relay)
         children.append(server)
         if not wait_until_listening(port, server):
             print(f"the server did not start listening on {address}", file=sys.stderr, flush=True)
@@ -124,7 +179,8 @@ def run_federation(example: str, *, clients: int, rounds: int, port: int | None 
             return server.returncode or 1
         client_processes = []
         for partition in range(clients):
-            client = start(f"client {partition}", client_command(example, address, partition, clients), client_output)
+            client = start(f"client {partition}", client_command(example, address, partition, clients), client_output,
+                           relay)
             children.append(client)
             client_processes.append(client)
         code = wait_for_server(server, client_processes)
@@ -166,6 +222,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--indexer", help="the F2F Indexer's base URL; without it nothing is reported")
     parser.add_argument("--federation", type=int, help="the federation's id on the Indexer")
     parser.add_argument("--token", help="the federation's reporting token")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's and Flower's start-up notices")
     args = parser.parse_args(argv)
     reporting = [args.indexer, args.federation, args.token]
     if any(value is not None for value in reporting) and not all(value is not None for value in reporting):
@@ -180,13 +237,16 @@ def run(argv=None) -> int:
     server_args = []
     if args.indexer:
         server_args = ["--indexer", args.indexer, "--federation", str(args.federation), "--token", args.token]
+    relay = Relay(verbose=args.verbose)
     try:
         with interrupt_signals():
             return run_federation(args.example, clients=args.clients, rounds=args.rounds, port=args.port,
-                                  server_args=server_args)
+                                  server_args=server_args, relay=relay)
     except (KeyboardInterrupt, Interrupted):
         print("interrupted: every child process is stopped", file=sys.stderr, flush=True)
         return INTERRUPTED_EXIT_CODE
+    finally:
+        relay.finish()
 
 
 if __name__ == "__main__":

@@ -42,9 +42,40 @@ def test_digits_federation_runs_two_rounds_through_the_demo(capfd):
 
     out, err = capfd.readouterr()
     assert code == 0, out + err
-    assert "digits federation finished 2 of 2 rounds" in out
-    assert "Run finished 2 round(s)" in out + err
+    assert "  server | digits federation finished 2 of 2 rounds" in out
+    assert "Run finished 2 round(s)" in out
     assert len(re.findall(r"^client \d: pid \d+$", out, re.MULTILINE)) == 2
+    # A newcomer's first run: no GPU probes, deprecation notices or tracebacks, only that they were left out.
+    for noise in ("DEPRECATED FEATURE", "deprecated", "cuda", "absl::InitializeLog", "oneDNN", "Traceback"):
+        assert noise not in out + err, noise
+    assert re.search(r"^\(\d+ lines of TensorFlow and Flower start-up notices were left out; --verbose shows them\)$",
+                     out, re.MULTILINE)
+
+
+def test_the_demo_relay_leaves_out_start_up_notices_and_nothing_else(capsys):
+    import io
+
+    lines = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796552109.784720   13179 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1796552113.059977   13180 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)",
+        "\x1b[93mWARNING \x1b[0m:   DEPRECATED FEATURE: flwr.client.start_client() is deprecated.",
+        "\tInstead, use the `flower-supernode` CLI command",
+        "            entirely in future versions of Flower.",
+        "        ",
+        "\x1b[92mINFO \x1b[0m:      [ROUND 1]",
+        "",
+        "E0000 00:00:1796552113.059977   13180 grpc_server.cc:12] a real error",
+        "Traceback (most recent call last):",
+    ]
+    relay = demo.Relay()
+    relay._relay("client 0", io.BytesIO("\n".join(lines).encode() + b"\n"))
+    relay.finish()
+    shown = capsys.readouterr().out.splitlines()
+    assert shown == ["client 0 | \x1b[92mINFO \x1b[0m:      [ROUND 1]", "client 0 | ",
+                     "client 0 | E0000 00:00:1796552113.059977   13180 grpc_server.cc:12] a real error",
+                     "client 0 | Traceback (most recent call last):",
+                     "(7 lines of TensorFlow and Flower start-up notices were left out; --verbose shows them)"]
 
 
 def test_digits_clients_take_disjoint_deterministic_shards():
@@ -113,6 +144,7 @@ def test_interrupting_the_demo_stops_every_child(tmp_path):
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == demo.INTERRUPTED_EXIT_CODE
         assert [pid for pid in pids if exists(pid)] == []
+        assert "Traceback" not in log.read_text()  # each child stopped once, cleanly
     finally:
         for pid in [process.pid, *pids]:
             if exists(pid):

@@ -44,8 +44,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=9080, help="the Flower server's port (not the portal's)")
         parser.add_argument("--indexer", default=f"http://{settings.F2F_HOST}:{settings.F2F_PORT}",
                             help="the running portal's URL")
+        parser.add_argument("--verbose", action="store_true",
+                            help="also show TensorFlow's and Flower's start-up notices")
 
-    def handle(self, *args, example, clients, rounds, port, indexer, **options):
+    def handle(self, *args, example, clients, rounds, port, indexer, verbose, **options):
         try:
             import flwr  # noqa: F401
             import tensorflow  # noqa: F401
@@ -69,7 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Watch it at {indexer}{federation.get_absolute_url()}")
         command = [sys.executable, "-m", "flower_integration.demo", "--example", example, "--clients", str(clients),
                    "--rounds", str(rounds), "--port", str(port), "--indexer", indexer,
-                   "--federation", str(federation.pk), "--token", token]
+                   "--federation", str(federation.pk), "--token", token, *(["--verbose"] if verbose else [])]
         process = subprocess.Popen(command, cwd=settings.BASE_DIR)
         try:
             code = process.wait()
