@@ -51,8 +51,7 @@ def federation_list(request):
     if not form.is_valid():
         return _error(400, "Invalid parameters.", {name: [str(e) for e in errors] for name, errors in form.errors.items()})
     filters = form.filters()
-    page = selectors.catalog_page(**filters, **form.position())
-    count = selectors.catalog_count(**{name: value for name, value in filters.items() if name != "sort"})
+    page, count = selectors.catalog_results(**filters, **form.position())
 
     def link(parameter, position):
         if position is None:

@@ -128,12 +128,34 @@ class Page:
     previous: Position | None
 
 
+def catalog_results(*, query: str = "", category: str = "", application: str = "", online_only: bool = False,
+                    wanted_only: bool = False, sort: str = DEFAULT_SORT, after: Position | None = None,
+                    before: Position | None = None) -> tuple["Page", "Count"]:
+    """A page of the catalog (``catalog_page``) and how many federations match (``catalog_count``), together.
+
+    A filtered catalog's first matches, up to COUNT_LIMIT + 1 in no order, are read once: to count them,
+    and, when they are all there are, to find the page among them alone. Otherwise a rare word (no match,
+    or a few) has PostgreSQL walk the whole newest-first index in search of a page it expects to fill soon
+    (its estimate of a prefix's matches knows nothing of words outside its statistics): 227 ms at 100,000
+    federations, against a few for the matches' ids and their page.
+    """
+    filters = {"query": query, "category": category, "application": application, "online_only": online_only,
+               "wanted_only": wanted_only}
+    if not any(filters.values()):
+        return catalog_page(sort=sort, after=after, before=before), catalog_count()
+    found = list(_matching(**filters).order_by().values_list("id", flat=True)[:COUNT_LIMIT + 1])
+    if len(found) > COUNT_LIMIT:
+        return catalog_page(**filters, sort=sort, after=after, before=before), Count(COUNT_LIMIT, more=True)
+    return catalog_page(**filters, sort=sort, after=after, before=before, among=found), Count(len(found))
+
+
 def catalog_page(
     *, query: str = "", category: str = "", application: str = "", online_only: bool = False,
     wanted_only: bool = False, sort: str = DEFAULT_SORT, after: Position | None = None,
-    before: Position | None = None,
+    before: Position | None = None, among: list[int] | None = None,
 ) -> Page:
-    """The PAGE_SIZE federations right after ``after`` (or right before ``before``, or the first ones).
+    """The PAGE_SIZE federations right after ``after`` (or right before ``before``, or the first ones); only
+    those of ``among`` (ids), when given.
 
     Keyset pages: each is found through the sort's index from the position the link carries, so a
     deep page costs what the first one does, and a federation added meanwhile shifts nothing.
@@ -142,7 +164,11 @@ def catalog_page(
                "wanted_only": wanted_only}
     backwards = before is not None and after is None
     position = before if backwards else after
-    rows = _live_rows(filters, sort, position, backwards) if _walks_live_index(sort) else None
+    if among is not None:  # every match is known: its page is looked for among them alone
+        rows = _matched_rows(catalog(**filters, sort=sort).filter(pk__in=among), SORTS[sort], position,
+                             backwards) if among else []
+    else:
+        rows = _live_rows(filters, sort, position, backwards) if _walks_live_index(sort) else None
     if rows is None:
         rows = _matched_rows(catalog(**filters, sort=sort), SORTS[sort], position, backwards)
     more = len(rows) > PAGE_SIZE

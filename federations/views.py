@@ -19,18 +19,17 @@ def catalog(request):
     made = timezone.now()  # before the query: a federation listed after this, the page is told of (live.js)
     form = CatalogFilterForm(request.GET, applications=selectors.applications())
     filters = form.filters()
-    page = selectors.catalog_page(**filters, **form.position())
+    page, count = selectors.catalog_results(**filters, **form.position())
     open_reports = trust.open_report_counts(federation.pk for federation in page.federations)
     for federation in page.federations:
         federation.open_reports = open_reports.get(federation.pk, 0)
-    count_filters = {name: value for name, value in filters.items() if name != "sort"}
     query_without_position = request.GET.copy()
     for name in CURSOR_PARAMETERS:
         query_without_position.pop(name, None)
     return render(
         request,
         "federations/catalog.html",
-        {"form": form, "page": page, "count": selectors.catalog_count(**count_filters), "filtered": form.is_filtered,
+        {"form": form, "page": page, "count": count, "filtered": form.is_filtered,
          "query_string": query_without_position.urlencode(), "made_ms": int(made.timestamp() * 1000)},
     )
 

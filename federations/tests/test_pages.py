@@ -224,3 +224,39 @@ def test_only_what_reads_the_live_state_joins_it_and_then_inner(make_federation)
     assert 'INNER JOIN "federations_livestate"' in str(selectors.catalog(sort="active").query)
     assert 'INNER JOIN "federations_livestate"' in str(selectors.catalog(online_only=True).query)
     assert [f.live.status for f in selectors.catalog(query="joined")] == ["offline"]  # fetched for the page
+
+
+@pytest.mark.parametrize("count_limit", [2, 5, 100])
+@pytest.mark.parametrize("filters", FILTERS)
+@pytest.mark.parametrize("sort", list(selectors.SORTS))
+def test_a_page_found_among_the_counted_matches_is_the_catalogs_page(mixed, monkeypatch, sort, filters, count_limit):
+    """Searches with few matches look for their page among the ids read to count them: the same pages, both
+    ways, as the catalog's own order gives, and the same count."""
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", count_limit)
+    expected = walk_forward(sort=sort, **filters)
+    page, count = selectors.catalog_results(sort=sort, **filters)
+    pages = [page]
+    while page.next:
+        page, again = selectors.catalog_results(sort=sort, **filters, after=page.next)
+        assert again == count
+        pages.append(page)
+    assert [ids(page) for page in pages] == [ids(page) for page in expected]
+    for at in range(len(pages) - 1, 0, -1):
+        back, _ = selectors.catalog_results(sort=sort, **filters, before=pages[at].previous)
+        assert ids(back) == ids(pages[at - 1])
+    if filters:
+        assert count == selectors.catalog_count(**filters)
+
+
+def test_a_rare_word_is_looked_for_among_its_few_matches(mixed):
+    """Two statements: the matches' ids (no order), then their page by id; no walk of an index for a page the
+    planner expects to fill soon."""
+    with CaptureQueriesContext(connection) as queries:
+        page, count = selectors.catalog_results(query="beta 9")
+    assert [federation.name for federation in page.federations] == ["Beta 9"] and count == Count(1)
+    reads = [query["sql"] for query in queries if "federations_federation" in query["sql"].split(" WHERE ")[0]]
+    assert "ORDER BY" not in reads[0] and len(reads) == 2
+    assert '"federations_federation"."id" IN (' in reads[1]
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.catalog_results(query="zebrafish") == (selectors.Page([], None, None), Count(0))
+    assert len(queries) == 1  # no match: no page to look for
