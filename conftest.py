@@ -220,6 +220,14 @@ def fresh_channel_layer():
 
 
 @pytest.fixture(autouse=True)
+def nothing_remembered():
+    """Each test starts with nothing that pages remember for seconds (f2f_site.memo): ids repeat across tests."""
+    from f2f_site import memo
+
+    memo.clear()
+
+
+@pytest.fixture(autouse=True)
 def no_rate_limit_counted():
     """Each test starts with no request counted against the portal's rate limits (test settings' cache)."""
     from django.conf import settings

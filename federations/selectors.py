@@ -11,6 +11,8 @@ from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from f2f_site import memo
+
 from . import search
 from .models import (
     ClientFile, Federation, LiveState, OnlineSpell, Phase, RoundRecord, Status, TrainingRun, clients_label, labels,
@@ -354,15 +356,24 @@ def state_of(values: dict) -> dict:
 UPTIME_DAYS = (7, 30)  # the windows a federation's page gives its uptime over (spells are kept as long)
 
 
+SPELLS = "spells"  # their memo's kind, by federation id
+
+
+def _recent_spells(federation: Federation, now: datetime) -> list[tuple]:
+    oldest = max(now - timedelta(days=max(UPTIME_DAYS)), federation.created_at)
+    return list(OnlineSpell.objects.filter(federation=federation).filter(
+        Q(ended__isnull=True) | Q(ended__gt=oldest)).values_list("started", "ended"))
+
+
 def uptimes(federation: Federation, *, now: datetime | None = None) -> dict[int, float] | None:
     """For each of ``UPTIME_DAYS``, the share of those last days (of its life, when it is younger) that its
-    server was online, 0 to 1; None for a federation listed this very minute. One query."""
+    server was online, 0 to 1; None for a federation listed this very minute. One query, none when read in
+    the last seconds (``f2f_site.memo``: the spells, which the ingest's writer and the heartbeat change in
+    processes of their own, are that much behind at most)."""
     now = now or timezone.now()
     if (now - federation.created_at).total_seconds() < 60:
         return None
-    oldest = max(now - timedelta(days=max(UPTIME_DAYS)), federation.created_at)
-    spells = list(OnlineSpell.objects.filter(federation=federation, started__lt=now).filter(
-        Q(ended__isnull=True) | Q(ended__gt=oldest)).values_list("started", "ended"))
+    spells = memo.remembered(SPELLS, federation.pk, lambda: _recent_spells(federation, now))
     shares = {}
     for days in UPTIME_DAYS:
         start = max(now - timedelta(days=days), federation.created_at)
@@ -399,7 +410,7 @@ def round_point(record: RoundRecord) -> dict:
 
 def round_history_of(federation_ids) -> list[dict]:
     """The learning curves of the first listed federation among ``federation_ids`` (a federation page's)."""
-    live = live_states(federation_ids).only("current_run").first()
+    live = live_states(federation_ids).only("current_run", "run_rounds").first()
     return round_history(live) if live else []
 
 
@@ -413,6 +424,9 @@ def earlier_runs(live: LiveState) -> list[TrainingRun]:
 
 
 def round_history(live: LiveState, *, limit: int = 1000) -> list[dict]:
-    """The learning curves of a federation's current (or last) run: its latest ``limit`` rounds, oldest first."""
+    """The learning curves of a federation's current (or last) run: its latest ``limit`` rounds, oldest first.
+    No query when that run has finished no round."""
+    if not live.run_rounds:
+        return []
     latest = RoundRecord.objects.filter(federation_id=live.pk, run=live.current_run).order_by("-number")
     return [round_point(record) for record in reversed(latest[:limit])]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import F, Max, Q
 
+from f2f_site import memo
 from federations.models import Federation
 
 from .models import Candidacy, Decision
@@ -27,14 +28,23 @@ class Provenance:
     reviewed_on: datetime | None = None
 
 
-def federation_provenance(federation: Federation) -> Provenance:
-    """What may honestly be said about who checked the file ``federation`` serves; one query."""
+PROVENANCE = "provenance"  # its memo's kind, by federation id
+
+
+def _latest_candidacy(federation_id: int) -> dict | None:
     # Its candidacies, the one with the latest approval first (then those never approved): none at all
     # means the operator added it.
-    candidacy = (Candidacy.objects.filter(federation=federation)
-                 .annotate(approved_at=Max("decisions__at", filter=Q(decisions__action=Decision.Action.APPROVED)))
-                 .order_by(F("approved_at").desc(nulls_last=True))
-                 .values("approved_at", "created_at", "client_sha256").first())
+    return (Candidacy.objects.filter(federation_id=federation_id)
+            .annotate(approved_at=Max("decisions__at", filter=Q(decisions__action=Decision.Action.APPROVED)))
+            .order_by(F("approved_at").desc(nulls_last=True))
+            .values("approved_at", "created_at", "client_sha256").first())
+
+
+def federation_provenance(federation: Federation) -> Provenance:
+    """What may honestly be said about who checked the file ``federation`` serves; one query, none when read
+    in the last seconds (``f2f_site.memo``). What is remembered cannot change: a candidacy is decided before
+    the federation it lists exists. The file served can, and is compared at each read."""
+    candidacy = memo.remembered(PROVENANCE, federation.pk, lambda: _latest_candidacy(federation.pk))
     if candidacy is None:
         return Provenance("operator")
     if candidacy["approved_at"] is None:

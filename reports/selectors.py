@@ -3,9 +3,13 @@
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
+from f2f_site import memo
 from federations.models import Federation
 
 from .models import OPEN_STATUSES, Action, FaultReport, ModerationAction
+
+
+TRUST = "trust"  # its memo's kind, by (federation id, suspended)
 
 
 def open_report_counts(federation_ids) -> dict[int, int]:
@@ -18,7 +22,13 @@ def open_report_counts(federation_ids) -> dict[int, int]:
 def federation_trust(federation: Federation) -> dict:
     """What a federation's page shows of its standing: open reports, the operators' last action on it and,
     while it is suspended, the suspension (whose reason the page gives, whatever was done since). One query
-    for a federation no operator has acted on, the common case."""
+    for a federation no operator has acted on, the common case; none when read in the last seconds
+    (``f2f_site.memo``: ``reports.services`` forgets it when it changes)."""
+    return memo.remembered(TRUST, (federation.pk, federation.suspended_at is not None),
+                           lambda: _federation_trust(federation))
+
+
+def _federation_trust(federation: Federation) -> dict:
     actions = ModerationAction.objects.filter(federation=federation)
     open_reports = (FaultReport.objects.filter(federation=OuterRef("pk"), status__in=OPEN_STATUSES)
                     .values("federation").annotate(count=Count("id")).values("count"))

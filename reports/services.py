@@ -9,9 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from f2f_site import memo
 from federations import services as federations
 from federations.models import Federation
 
+from . import selectors
 from .models import NEXT_STATUSES, Action, FaultReport, ModerationAction, ReportStatus
 
 
@@ -30,7 +32,15 @@ def report_file(*, federation: Federation, reporter: str, category: str, descrip
     report.full_clean()
     report.save()
     _flag_when_reported_by_many(federation)
+    _forget_trust([federation.pk])
     return report
+
+
+def _forget_trust(federation_ids) -> None:
+    """Once this transaction commits, pages read each federation's trust signals afresh (this process;
+    ``f2f_site.memo``): forgotten before, a page could remember the old ones again meanwhile."""
+    keys = [(pk, suspended) for pk in federation_ids for suspended in (False, True)]
+    transaction.on_commit(lambda: memo.forget(selectors.TRUST, keys))
 
 
 def _flag_when_reported_by_many(federation: Federation) -> None:
@@ -64,7 +74,9 @@ def reports_move(*, report_ids, status: str, note: str = "", actor=None) -> int:
     changes = {"status": status, "handled_at": timezone.now(), "handled_by": actor}
     if note:
         changes["note"] = note
-    return FaultReport.objects.filter(pk__in=list(report_ids), status__in=allowed_from).update(**changes)
+    moving = FaultReport.objects.filter(pk__in=list(report_ids), status__in=allowed_from)
+    _forget_trust(set(moving.values_list("federation_id", flat=True)))
+    return moving.update(**changes)
 
 
 _STANDINGS = {
@@ -90,4 +102,5 @@ def federation_moderate(*, federation: Federation, action: str, reason: str, act
     if not federations.federation_set_standing(federation_id=federation.pk, **_STANDINGS[action]):
         return False
     ModerationAction.objects.create(federation=federation, action=action, reason=reason, actor=actor)
+    _forget_trust([federation.pk])
     return True

@@ -128,6 +128,9 @@ else:
 # every portal process through Redis when there is one.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # What federation pages read that seldom changes, for seconds, in each process (f2f_site.memo).
+    "memo": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "memo",
+             "OPTIONS": {"MAX_ENTRIES": 20_000}},
     # A Redis that does not answer fails the count in a second (then nothing is refused), not a request's worth.
     "limits": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "f2f-limits",
                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}} if REDIS_URL else

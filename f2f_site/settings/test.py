@@ -1,6 +1,7 @@
 """The test suite. PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI), else embedded."""
 
 from .base import *  # noqa: F403
+from .base import CACHES as BASE_CACHES
 from .base import DATABASES, REDIS_URL, VAR_DIR
 from .env import env_int
 
@@ -20,6 +21,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # counts), under their own prefix, which each test starts with empty (conftest).
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    "memo": BASE_CACHES["memo"],  # its forgetting is part of what is tested (conftest clears it between tests)
     "limits": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                "KEY_PREFIX": "f2f-test-limits"} if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }

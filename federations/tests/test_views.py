@@ -155,7 +155,38 @@ def test_the_federation_page_adds_one_small_query_for_each_trust_signal(client, 
     from federations.models import Federation
 
     Federation.objects.filter(pk=federation.pk).update(created_at=timezone.now() - timedelta(days=3))
-    # The federation, its round history, its candidacies with their approvals, its open reports with the id
-    # of the last moderation action (none here), its spells of uptime (both windows).
-    with django_assert_num_queries(5):
+    # The federation, its candidacies with their approvals, its open reports with the id of the last moderation
+    # action (none here), its spells of uptime (both windows); its round history: none (no round in its run).
+    with django_assert_num_queries(4):
         client.get(federation.get_absolute_url())
+
+
+def test_a_federation_page_remembers_what_seldom_changes_for_seconds_and_forgets_it_when_it_changes(
+        client, federation, django_capture_on_commit_callbacks):
+    """Trust signals, provenance and spells of uptime are read once per ``f2f_site.memo.SECONDS``; a report
+    filed or moved shows on the next view all the same."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from federations.models import Federation
+    from reports import services as reports
+
+    Federation.objects.filter(pk=federation.pk).update(created_at=timezone.now() - timedelta(days=3))
+    client.get(federation.get_absolute_url())
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(federation.get_absolute_url()).content.decode()
+    tables = " ".join(query["sql"] for query in queries)
+    assert len(queries) == 1, tables  # the federation with its live state; its round history: none (no rounds)
+    for table in ("reports_", "indexer_", "federations_onlinespell", "federations_roundrecord"):
+        assert table not in tables
+    assert "0 waiting for the operators" in page
+
+    with django_capture_on_commit_callbacks(execute=True):  # forgotten once the report is committed
+        report = reports.report_file(federation=federation, reporter="r1", category="bug", description="It crashes.")
+    assert "1 waiting for the operators" in client.get(federation.get_absolute_url()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        reports.reports_move(report_ids=[report.pk], status="dismissed", note="Not reproducible.")
+    assert "0 waiting for the operators" in client.get(federation.get_absolute_url()).content.decode()
