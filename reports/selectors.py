@@ -9,7 +9,11 @@ from federations.models import Federation
 from .models import OPEN_STATUSES, Action, FaultReport, ModerationAction
 
 
-TRUST = "trust"  # its memo's kind, by (federation id, suspended)
+TRUST = "trust"  # its memo's kind, by ``trust_key``
+
+
+def trust_key(federation_id: int, *, suspended: bool) -> str:
+    return f"{federation_id}.{int(suspended)}"
 
 
 def open_report_counts(federation_ids) -> dict[int, int]:
@@ -24,7 +28,7 @@ def federation_trust(federation: Federation) -> dict:
     while it is suspended, the suspension (whose reason the page gives, whatever was done since). One query
     for a federation no operator has acted on, the common case; none when read in the last seconds
     (``f2f_site.memo``: ``reports.services`` forgets it when it changes)."""
-    return memo.remembered(TRUST, (federation.pk, federation.suspended_at is not None),
+    return memo.remembered(TRUST, trust_key(federation.pk, suspended=federation.suspended_at is not None),
                            lambda: _federation_trust(federation))
 
 

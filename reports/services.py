@@ -39,7 +39,7 @@ def report_file(*, federation: Federation, reporter: str, category: str, descrip
 def _forget_trust(federation_ids) -> None:
     """Once this transaction commits, pages read each federation's trust signals afresh (this process;
     ``f2f_site.memo``): forgotten before, a page could remember the old ones again meanwhile."""
-    keys = [(pk, suspended) for pk in federation_ids for suspended in (False, True)]
+    keys = [selectors.trust_key(pk, suspended=suspended) for pk in federation_ids for suspended in (False, True)]
     transaction.on_commit(lambda: memo.forget(selectors.TRUST, keys))
 
 
