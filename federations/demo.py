@@ -91,9 +91,9 @@ def _curve(rng: random.Random, *, run: str, rounds: int, avg: float, ended) -> l
     return points
 
 
-def build_federation(index: int, *, client_files: dict, now) -> tuple[Federation, LiveState, list[dict], list]:
-    """The ``index``-th demo federation, its live state, its runs' rounds and its spells of uptime (started,
-    ended), unsaved; the same every time (but for ``now``)."""
+def build_federation(index: int, *, client_files: dict, now) -> tuple[Federation, LiveState, list, list]:
+    """The ``index``-th demo federation, its live state, its runs (name, start, rounds) and its spells of uptime
+    (started, ended), unsaved; the same every time (but for ``now``)."""
     rng = random.Random(index)
     category, script, models, applications, subjects = rng.choice(TASKS)
     model_name, data_expected = rng.choice(models)
@@ -129,36 +129,42 @@ def build_federation(index: int, *, client_files: dict, now) -> tuple[Federation
     )
     live = LiveState(status=Status.OFFLINE, phase=Phase.WAITING, total_rounds=total_rounds, min_clients=min_clients,
                      fraction_fit=rng.choice([1.0, 0.5, 0.3]))
-    rounds, spells = [], []
+    runs, spells = [], []  # runs: (name, start, rounds); spells: (started, ended)
     if history != "never reported":
-        # Its server last reported between an hour and a month ago, and no earlier than its listing.
-        last_update = max(now - timedelta(seconds=rng.uniform(3600, 86400 * 30)), created_at + timedelta(hours=1))
+        # Its server last reported between an hour and a month ago.
+        last_update = now - timedelta(seconds=rng.uniform(3600, 86400 * 30))
         live.last_update = last_update
         avg = round(rng.uniform(2, 240), 1)
         completed = {"finished": total_rounds, "stopped": rng.randrange(1, total_rounds),
                      "waited for clients": 0}[history]
-        run_start = last_update - timedelta(seconds=avg * completed + rng.uniform(5, 120))
-        live.current_run, live.run_started = f"demo-{index}-b", int(run_start.timestamp() * 1000)
-        current = _curve(rng, run=live.current_run, rounds=completed, avg=avg, ended=last_update)
-        earlier = []
+        current = _curve(rng, run=f"demo-{index}-b", rounds=completed, avg=avg, ended=last_update)
+        # The run started when its server did: its clients then took a little while to come.
+        first_round = current[0]["finished_at"] - timedelta(seconds=current[0]["duration"]) if current else last_update
+        run_start = first_round - timedelta(seconds=rng.uniform(5, 120))
+        runs.append((f"demo-{index}-b", run_start, current))
+        spells.append((run_start, last_update))
         if completed and rng.random() < 0.2:  # a short first attempt, a day before
             earlier = _curve(rng, run=f"demo-{index}-a", rounds=rng.randrange(1, 6), avg=avg,
                              ended=run_start - timedelta(days=1))
-            spells.append((earlier[0]["finished_at"] - timedelta(seconds=avg), earlier[-1]["finished_at"]))
-        spells.append((run_start, last_update))
-        rounds = earlier + current
+            earlier_start = earlier[0]["finished_at"] - timedelta(seconds=earlier[0]["duration"] + rng.uniform(5, 120))
+            runs.insert(0, (f"demo-{index}-a", earlier_start, earlier))
+            spells.insert(0, (earlier_start, earlier[-1]["finished_at"]))
+        # Listed before its server first reported.
+        federation.created_at = min(created_at, spells[0][0] - timedelta(hours=rng.uniform(1, 48)))
+        live.current_run, live.run_started = f"demo-{index}-b", int(run_start.timestamp() * 1000)
+        everything = [point for _, _, points in runs for point in points]
         live.phase = {"finished": Phase.FINISHED, "stopped": Phase.TRAINING, "waited for clients": Phase.WAITING}[history]
         live.current_round = completed + (history == "stopped")
         live.connected_clients = rng.randrange(1, min_clients) if history == "waited for clients" else min_clients
-        live.completed_rounds = len(rounds)
-        live.avg_round_duration = sum(r["duration"] for r in rounds) / len(rounds) if rounds else None
+        live.completed_rounds = len(everything)
+        live.avg_round_duration = sum(r["duration"] for r in everything) / len(everything) if everything else None
         live.run_rounds = len(current)
         live.run_avg_duration = sum(r["duration"] for r in current) / len(current) if current else None
         live.offline_after = offline_deadline(last_update=last_update, avg_round_duration=live.avg_round_duration)
-        live.live_version = len(rounds) + 2
+        live.live_version = len(everything) + 2
     federation.download_count = int(rng.paretovariate(1.2) * 3) + live.completed_rounds
     federation.search_document = federation.build_search_document()
-    return federation, live, rounds, spells
+    return federation, live, runs, spells
 
 
 def seed(count: int, *, batch_size: int = 2000) -> int:
@@ -178,20 +184,16 @@ def seed(count: int, *, batch_size: int = 2000) -> int:
             Federation.objects.bulk_create([federation for federation, *_ in batch])
             ids = dict(Federation.objects.filter(slug__in=[f.slug for f, *_ in batch]).values_list("slug", "id"))
             runs, records, spells = [], [], []
-            for federation, live, rounds, federation_spells in batch:
+            for federation, live, federation_runs, federation_spells in batch:
                 live.federation_id = federation_id = ids[federation.slug]
-                by_run = {}
-                for point in rounds:
-                    by_run.setdefault(point["run"], []).append(point)
-                    records.append(RoundRecord(federation_id=federation_id, **point))
-                for name, points in by_run.items():
-                    runs.append(TrainingRun(
-                        federation_id=federation_id, name=name, first_seen=points[0]["finished_at"],
-                        started=int((points[0]["finished_at"] - timedelta(seconds=points[0]["duration"])).timestamp()
-                                    * 1000),
-                        rounds_stored=len(points), rounds_completed=len(points),
-                        duration_total=sum(point["duration"] for point in points),
-                        last_round_at=points[-1]["finished_at"]))
+                for name, started, points in federation_runs:
+                    records += [RoundRecord(federation_id=federation_id, **point) for point in points]
+                    if points:  # a run is recorded with its first stored round, as the ingest does
+                        runs.append(TrainingRun(
+                            federation_id=federation_id, name=name, first_seen=points[0]["finished_at"],
+                            started=int(started.timestamp() * 1000), rounds_stored=len(points),
+                            rounds_completed=len(points), duration_total=sum(point["duration"] for point in points),
+                            last_round_at=points[-1]["finished_at"]))
                 spells += [OnlineSpell(federation_id=federation_id, started=started, ended=ended)
                            for started, ended in federation_spells if ended > now - timedelta(days=30)]
             LiveState.objects.bulk_create([live for _, live, *_ in batch])

@@ -109,7 +109,7 @@ def push(*, federation_ids=(), states=(), rounds=(), listed=()) -> None:
         states = [*states, *(selectors.federation_snapshots(federation_ids) if federation_ids else [])]
         collected = getattr(_collecting, "pushes", None)
         if collected is not None:
-            collected.append({"states": states, "rounds": list(rounds)})
+            collected.append({"states": states, "rounds": list(rounds), "listed": list(listed)})
             return
         layer = get_channel_layer()
         if layer is None or not (states or listed):

@@ -22,7 +22,7 @@ _STATE = {
     "type": "object",
     "required": ["id", "status", "phase", "current_round", "total_rounds", "connected_clients", "min_clients",
                  "completed_rounds", "run_rounds", "live_version", "download_count", "progress", "participants_wanted",
-                 "stopped"],
+                 "stopped", "clients_label"],
     "properties": {
         "id": {"type": "integer"},
         "status": {"type": "string", "enum": Status.values},

@@ -145,10 +145,9 @@ def catalog_results(*, query: str = "", category: str = "", application: str = "
                "wanted_only": wanted_only}
     if not any(filters.values()):
         return catalog_page(sort=sort, after=after, before=before), catalog_count()
-    found = list(_matching(**filters).order_by().values_list("id", flat=True)[:COUNT_LIMIT + 1])
-    if len(found) > COUNT_LIMIT:
-        return catalog_page(**filters, sort=sort, after=after, before=before), Count(COUNT_LIMIT, more=True)
-    return catalog_page(**filters, sort=sort, after=after, before=before, among=found), Count(len(found))
+    found = _first_matches(filters)
+    among = found if len(found) <= COUNT_LIMIT else None  # all the matches there are
+    return catalog_page(**filters, sort=sort, after=after, before=before, among=among), _counted(found)
 
 
 def catalog_page(
@@ -281,13 +280,21 @@ def catalog_count(*, query: str = "", category: str = "", application: str = "",
                   wanted_only: bool = False) -> Count:
     """How many listed federations match, counted up to COUNT_LIMIT. The whole catalog's total is cached
     for a minute: even an index-only count visits every row."""
-    if not (query or category or application or online_only or wanted_only):
+    filters = {"query": query, "category": category, "application": application, "online_only": online_only,
+               "wanted_only": wanted_only}
+    if not any(filters.values()):
         return Count(cache.get_or_set("federations:total", listed_federations().count, TOTAL_CACHE_SECONDS))
-    matching = _matching(query=query, category=category, application=application, online_only=online_only,
-                         wanted_only=wanted_only)
-    # Unordered: ordered, SQLite sorted every match to count the first 101 (26 of 29 ms for a broad search).
-    found = matching.order_by().values("id")[:COUNT_LIMIT + 1].count()
-    return Count(COUNT_LIMIT, more=True) if found > COUNT_LIMIT else Count(found)
+    return _counted(_first_matches(filters))
+
+
+def _first_matches(filters: dict) -> list[int]:
+    """The ids of the first COUNT_LIMIT + 1 matches, in no order: ordered, SQLite sorted every match to find
+    the first 101 (26 of 29 ms for a broad search)."""
+    return list(_matching(**filters).order_by().values_list("id", flat=True)[:COUNT_LIMIT + 1])
+
+
+def _counted(matches: list[int]) -> Count:
+    return Count(COUNT_LIMIT, more=True) if len(matches) > COUNT_LIMIT else Count(len(matches))
 
 
 def applications() -> list[str]:
@@ -383,10 +390,21 @@ def uptimes(federation: Federation, *, now: datetime | None = None) -> dict[int,
     return shares
 
 
-def listed_since(moment: datetime, *, limit: int) -> list[int]:
-    """The ids of the latest ``limit`` federations listed after ``moment``, newest first (the catalog's order)."""
-    return list(listed_federations().filter(created_at__gt=moment).order_by("-created_at", "-id")
+def listed_since(moment: datetime, *, limit: int, **filters) -> list[int]:
+    """The ids of the latest ``limit`` federations listed after ``moment`` that match ``filters`` (``catalog``'s
+    but the sort), newest first."""
+    return list(_matching(**_all_filters(filters)).filter(created_at__gt=moment).order_by("-created_at", "-id")
                 .values_list("id", flat=True)[:limit])
+
+
+def listed_among(federation_ids, **filters) -> list[int]:
+    """Those of ``federation_ids`` that are listed and match ``filters``, in the order given."""
+    matching = set(_matching(**_all_filters(filters)).filter(pk__in=list(federation_ids)).values_list("id", flat=True))
+    return [pk for pk in federation_ids if pk in matching]
+
+
+def _all_filters(filters: dict) -> dict:
+    return {"query": "", "category": "", "application": "", "online_only": False, "wanted_only": False, **filters}
 
 
 def live_states(federation_ids) -> QuerySet[LiveState]:

@@ -38,6 +38,8 @@ START_UP_NOTICE = re.compile(
     r"|[IWE]\d{4} [\d:.]+ +\d+ (?:port|cudart_stub|cuda_platform|cuda_executor|cuda_diagnostics|cpu_feature_guard"
     r"|cuda_dnn|cuda_fft|cuda_blas|gpu_device)\.cc:\d+\]")
 DEPRECATION_START, DEPRECATION_END = "DEPRECATED FEATURE:", "entirely in future versions of Flower."
+NOTICE_MAX_LINES = 20  # a notice that does not end as expected ends here: nothing after it is hidden
+NEVER_HIDDEN = ("Traceback", "ERROR")  # a line of a notice that begins or holds these is shown all the same
 
 
 class Interrupted(Exception):
@@ -52,7 +54,7 @@ def free_port() -> int:
 
 def child_env() -> dict:
     env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
 
 
@@ -68,13 +70,18 @@ class Relay:
         self.threads.append(thread)
 
     def _relay(self, name: str, stream) -> None:
-        in_notice = just_ended = False
+        notice_lines, just_ended = 0, False  # lines of the deprecation notice under way (0: none)
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\n")
-            hide = (in_notice or START_UP_NOTICE.match(line) is not None or DEPRECATION_START in line
-                    or just_ended and not line.strip())  # a notice's blank last line
-            just_ended = in_notice and DEPRECATION_END in line
-            in_notice = (in_notice or DEPRECATION_START in line) and DEPRECATION_END not in line
+            starts = DEPRECATION_START in line
+            in_notice = (notice_lines > 0 or starts or just_ended and not line.strip())  # its blank last line too
+            hide = START_UP_NOTICE.match(line) is not None or (
+                in_notice and not line.startswith(NEVER_HIDDEN[0]) and NEVER_HIDDEN[1] not in line)
+            just_ended = notice_lines > 0 and DEPRECATION_END in line
+            if starts or notice_lines:
+                notice_lines += 1
+            if DEPRECATION_END in line or notice_lines > NOTICE_MAX_LINES:
+                notice_lines = 0
             with self.lock:
                 if hide and not self.verbose:
                     self.hidden += 1
@@ -204,8 +211,10 @@ def interrupt_signals():
     def interrupt(signum, frame):
         raise Interrupted()
 
+    # SIGHUP too: the children, in sessions of their own, no longer get the terminal's when it closes.
     previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
-                signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt)}
+                signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt),
+                signal.SIGHUP: signal.signal(signal.SIGHUP, interrupt)}
     try:
         yield
     finally:

@@ -142,13 +142,9 @@ class FinalEvent:
 
 
 @dataclass(frozen=True)
-class AliveEvent:
+class AliveEvent:  # no place in the order: it moves nothing, it only says the server is alive
     run: str
     started: int
-
-    @property
-    def order(self) -> tuple:  # never ahead of a state: it only says the server is alive
-        return order(started=self.started, run=self.run, finished=False, round=0)
 
 
 def _integer(data, key, low, high):
@@ -250,11 +246,15 @@ def hello(*, alive_every: int) -> dict:
     return {"v": VERSION, "alive_every": alive_every}
 
 
+MAX_ALIVE_EVERY = 24 * 3600
+
+
 def alive_every(message) -> float | None:
-    """The interval a reporter takes from the Indexer's ``indexer`` message; None when it names none."""
+    """The interval a reporter takes from the Indexer's ``indexer`` message (at most a day); None when it names
+    none."""
     value = message.get("alive_every") if isinstance(message, dict) else None
     if type(value) in (int, float) and math.isfinite(value) and value >= 1:
-        return float(value)
+        return float(min(value, MAX_ALIVE_EVERY))
     return None
 
 

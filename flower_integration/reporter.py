@@ -73,6 +73,7 @@ class Reporter:
         self._closing = False
         self._client: socketio.Client | None = None
         self._alive_every: float | None = None  # the Indexer's, once it has said it
+        self._alive_refused = False
         self._last_heard = time.monotonic()  # the last answer the Indexer gave that was not a refusal
         self._finished = False
         self.delivered = 0
@@ -208,6 +209,9 @@ class Reporter:
                 backoff = 0.5
                 self.rejected += 1
                 logger.error("F2F reporter: the Indexer refused a %s event: %s", kind, answer)
+                if kind == "alive":  # what refuses one refuses the next: no more signals for this run
+                    with self._lock:
+                        self._alive_every, self._alive_refused = None, True
                 self._delivered(kind, payload)  # resending an invalid event cannot succeed
         self._disconnect()
 
@@ -236,7 +240,7 @@ class Reporter:
 
     def _hello(self, message=None) -> None:
         every = protocol.alive_every(message)
-        if every is not None:
+        if every is not None and not self._alive_refused:
             with self._lock:
                 self._alive_every = every
                 self._lock.notify_all()

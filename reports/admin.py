@@ -43,6 +43,9 @@ class FaultReportAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # reports come from the public form
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a report is a record: it is dismissed with a reason, through reports.services
+
     def _move(self, request, queryset, status, note=""):
         moved = services.reports_move(report_ids=queryset.values_list("pk", flat=True), status=status, note=note,
                                       actor=request.user)

@@ -77,7 +77,8 @@ async def test_a_page_ends_on_the_latest_state_of_a_burst(federation, reporting)
 
 
 @pytest.mark.parametrize("query", ["?ids=1,x", "?ids=" + ",".join(["1"] * (consumers.MAX_WATCHED + 1)),
-                                   "?ids=1" + "0" * 19, "?ids=1&since=soon", "?ids=1&since=" + "9" * 16])
+                                   "?ids=1" + "0" * 19, "?ids=1&since=soon", "?ids=1&since=" + "9" * 16,
+                                   "?ids=1&since=" + "9" * 15])
 async def test_a_catalog_socket_names_what_it_shows_or_is_closed(db, query):
     _, accepted, code = await connected("/ws/catalog/" + query)
     assert not accepted and code == 4400
@@ -146,5 +147,32 @@ async def test_a_federation_page_is_not_told_of_listings(federation, make_federa
             description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
             compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080")
         assert await page.receive_nothing(timeout=0.5)
+    finally:
+        await page.disconnect()
+
+
+async def test_a_catalog_page_is_told_only_of_listings_its_search_and_filters_would_show(make_federation):
+    import time
+
+    from django.conf import settings
+
+    made = int(time.time() * 1000)
+    await database_sync_to_async(time.sleep)(0.01)
+    mnist = await database_sync_to_async(make_federation)(name="Mnist meanwhile", category="tabular")
+    other = await database_sync_to_async(make_federation)(name="Speech meanwhile", category="tabular")
+    page, accepted, _ = await connected(f"/ws/catalog/?ids=&since={made}&q=mnist&category=tabular&after=1.2")
+    try:
+        assert accepted
+        first = await page.receive_json_from()
+        assert first["listed"] == [mnist.pk] and other.pk not in first["listed"]
+        content = (settings.BASE_DIR / "flower_integration" / "examples" / "digits" / "Client.py").read_bytes()
+        card = dict(category="tabular", application="Finance", description="-", model_name="-", data_expected="-",
+                    flower_version="1.42.0", flower_api="legacy", compute_needs="-", license="MIT",
+                    owner_contact="a@example.org", server_address="fl.example.org:8080")
+        await database_sync_to_async(services.federation_create)(client_content=content, name="Speech again", **card)
+        assert await page.receive_nothing(timeout=0.5)  # not one the page's search would show
+        added = await database_sync_to_async(services.federation_create)(client_content=content,
+                                                                          name="MNIST again", **card)
+        assert (await page.receive_json_from(timeout=5))["listed"] == [added.pk]
     finally:
         await page.disconnect()

@@ -140,3 +140,21 @@ def test_an_indexer_restart_mid_round_is_bridged_by_the_signals(transactional_db
     finally:
         reporter.close(timeout=0)
         stop(portal.process)
+
+
+def test_a_refused_signal_is_not_sent_again(transactional_db, federation, tmp_path):
+    """What refuses one signal refuses the next (here a run name the protocol does not allow): the reporter
+    stops signalling for that run rather than sending again and again."""
+    from conftest import database_url, start_portal
+
+    portal = start_portal(tmp_path, {"DATABASE_URL": database_url(), "F2F_OFFLINE_AFTER": "3"})
+    token = services.reporting_token_issue(federation=federation)
+    reporter = Reporter(portal.url, federation_id=federation.pk, token=token, run="not a valid run name")
+    try:
+        reporter.state(phase="training", round=1, total_rounds=3, connected_clients=2, min_clients=2,
+                       fraction_fit=1.0)
+        time.sleep(5)  # five signals' time
+        assert (reporter.rejected, reporter.alive_signals, reporter.delivered) == (2, 0, 0)  # the state, one signal
+    finally:
+        reporter.close(timeout=0)
+        stop(portal.process)

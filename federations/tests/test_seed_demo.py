@@ -50,6 +50,14 @@ def test_demo_federations_are_history_as_a_real_server_would_have_left_it(db, cl
             stored = rounds.filter(run=run.name)
             assert run.rounds_completed == run.rounds_stored == stored.count()
             assert run.last_round_at == max(stored.values_list("finished_at", flat=True)) <= live.last_update
+            first = stored.order_by("number").first()
+            # Its first round began after the run started, which was after the federation was listed.
+            assert live.federation.created_at.timestamp() * 1000 < run.started <= (
+                first.finished_at.timestamp() - first.duration) * 1000
+            if run.name == live.current_run:
+                assert run.started == live.run_started
+        for spell in live.federation.online_spells.all():
+            assert live.federation.created_at < spell.started < spell.ended <= live.last_update
         earlier_runs += TrainingRun.objects.filter(federation_id=live.pk).exclude(name=live.current_run).count()
     assert earlier_runs  # some tried once before
     # A finished one's page draws its curves, falling loss and rising accuracy.

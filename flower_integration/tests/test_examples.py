@@ -68,6 +68,10 @@ def test_the_demo_relay_leaves_out_start_up_notices_and_nothing_else(capsys):
         "E0000 00:00:1796552113.059977   13180 grpc_server.cc:12] a real error",
         "Traceback (most recent call last):",
     ]
+    # Flower's other notice, which never says "entirely in future versions of Flower.": it ends after a few lines.
+    lines += ["\x1b[93mWARNING \x1b[0m:   DEPRECATED FEATURE: flwr.serverapp ... is deprecated.",
+              *[f"\tline {n} of its example" for n in range(demo.NOTICE_MAX_LINES)],
+              "\x1b[92mINFO \x1b[0m:      [ROUND 2]"]
     relay = demo.Relay()
     relay._relay("client 0", io.BytesIO("\n".join(lines).encode() + b"\n"))
     relay.finish()
@@ -75,7 +79,9 @@ def test_the_demo_relay_leaves_out_start_up_notices_and_nothing_else(capsys):
     assert shown == ["client 0 | \x1b[92mINFO \x1b[0m:      [ROUND 1]", "client 0 | ",
                      "client 0 | E0000 00:00:1796552113.059977   13180 grpc_server.cc:12] a real error",
                      "client 0 | Traceback (most recent call last):",
-                     "(7 lines of TensorFlow and Flower start-up notices were left out; --verbose shows them)"]
+                     "client 0 | \x1b[92mINFO \x1b[0m:      [ROUND 2]",
+                     f"({7 + 1 + demo.NOTICE_MAX_LINES} lines of TensorFlow and Flower start-up notices were left out; "
+                     "--verbose shows them)"]
 
 
 def test_digits_clients_take_disjoint_deterministic_shards():

@@ -126,3 +126,6 @@ def test_operators_filter_and_close_reports_from_the_admin(admin_client, admin_u
     assert (first.status, first.note, first.handled_by) == ("dismissed", "Not reproducible.", admin_user)
     pending = admin_client.get(changelist, {"status__exact": "pending"}).content.decode()
     assert other.name in pending and federation.name not in pending
+    # A report is a record: dismissed with a reason, never deleted (which would bypass reports.services).
+    assert 'value="delete_selected"' not in pending
+    assert admin_client.get(reverse("admin:reports_faultreport_delete", args=[first.pk])).status_code == 403

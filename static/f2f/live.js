@@ -184,11 +184,14 @@
       catalog.querySelectorAll("tr[data-federation]").forEach(function (row) {
         (rows[row.dataset.federation] = rows[row.dataset.federation] || []).push(row);
       });
-      // Federations listed since the page was made, not on it: counted in a notice whose link reloads the page.
+      // Federations listed since the page was made that its search and filters would show, not on it: counted
+      // in a notice whose link opens the first page of the same search.
       const listed = new Set();
       const notice = catalog.querySelector('[data-testid="listed"]');
-      const ids = Object.keys(rows);
-      subscribe("/ws/catalog/?ids=" + ids.join(",") + "&since=" + catalog.dataset.made, function (message) {
+      const query = new URLSearchParams(location.search);
+      query.set("ids", Object.keys(rows).join(","));
+      query.set("since", catalog.dataset.made);
+      subscribe("/ws/catalog/?" + query.toString(), function (message) {
         (message.federations || []).filter(fresh).forEach(function (state) {
           (rows[state.id] || []).forEach(function (row) { patch(row, state); });
         });
@@ -196,7 +199,6 @@
         if (listed.size && notice) {
           notice.querySelector("[data-listed-count]").textContent = listed.size;
           notice.querySelector("[data-listed-plural]").hidden = listed.size === 1;
-          notice.querySelector("a").href = location.pathname + location.search;
           notice.hidden = false;
         }
       });
