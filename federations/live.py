@@ -60,6 +60,23 @@ def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
     _server_loop = loop
 
 
+def reaches_every_process() -> bool:
+    """Whether a push sent from this process reaches the pages of every process (a Redis layer), not only the
+    pages of this one (the embedded mode's in-memory layer)."""
+    from channels.layers import InMemoryChannelLayer
+
+    layer = get_channel_layer()
+    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
+
+
+def send_from_a_thread_of_its_own() -> None:
+    """Send this process's pushes through an event loop on a thread of its own (a process without a server:
+    the ingest's writer, whose pushes the server's core then does not pay for)."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="f2f-live-pushes", daemon=True).start()
+    bind_event_loop(loop)
+
+
 def _messages(states: list[dict], rounds: list[dict], listed: list[int] = ()) -> list[dict]:
     chunks = [states[at:at + MAX_STATES_PER_MESSAGE] for at in range(0, len(states), MAX_STATES_PER_MESSAGE)] or [[]]
     return [{"type": MESSAGE_TYPE, "federations": chunk, "rounds": rounds if first else [],
