@@ -49,29 +49,14 @@ def test_a_card_save_leaves_the_live_state_alone(federation):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_moves_each_federations_state_to_its_row():
-    executor = MigrationExecutor(connection)
-    before, after = [("federations", "0005_federation_live_version")], [("federations", "0006_live_state")]
-    executor.migrate(before)
-    try:
-        old = executor.loader.project_state(before).apps
-        client_file = old.get_model("federations", "ClientFile").objects.create(content=b"x", sha256="0" * 64, size=1)
-        federation = old.get_model("federations", "Federation").objects.create(
-            name="Old", slug="old", client_file=client_file, category="tabular", application="Finance",
-            description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
-            compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080",
-            status="online", phase="training", current_round=4, total_rounds=9, completed_rounds=3,
+    with Migrations("0005_federation_live_version", "0006_live_state") as migrations:
+        federation = migrations.old_federation(
+            "old", status="online", phase="training", current_round=4, total_rounds=9, completed_rounds=3,
             current_run="r7", run_started=START, live_version=12)
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        live = executor.loader.project_state(after).apps.get_model("federations", "LiveState").objects.get(
-            pk=federation.pk)
+        live = migrations.forward().get_model("federations", "LiveState").objects.get(pk=federation.pk)
         assert (live.status, live.phase, live.current_round, live.total_rounds, live.completed_rounds) == (
             "online", "training", 4, 9, 3)
         assert (live.current_run, live.run_started, live.live_version) == ("r7", START, 12)
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_a_batch_stores_exactly_the_values_it_computed(make_federation, settings):
@@ -106,17 +91,9 @@ def test_a_batch_stores_exactly_the_values_it_computed(make_federation, settings
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_runs_their_aggregates_from_the_rounds_still_stored():
-    executor = MigrationExecutor(connection)
-    before, after = [("federations", "0009_open_spells_of_online_federations")], [
-        ("federations", "0010_run_history_and_liveness")]
-    executor.migrate(before)
-    try:
-        old = executor.loader.project_state(before).apps
-        client_file = old.get_model("federations", "ClientFile").objects.create(content=b"x", sha256="1" * 64, size=1)
-        federation = old.get_model("federations", "Federation").objects.create(
-            name="Old", slug="old-runs", client_file=client_file, category="tabular", application="Finance",
-            description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
-            compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080")
+    with Migrations("0009_open_spells_of_online_federations", "0010_run_history_and_liveness") as migrations:
+        old = migrations.old
+        federation = migrations.old_federation("old-runs")
         old.get_model("federations", "LiveState").objects.create(federation=federation, current_run="b",
                                                                   completed_rounds=3)
         for run, started in (("a", START), ("b", START + 1)):
@@ -125,15 +102,42 @@ def test_the_migration_gives_runs_their_aggregates_from_the_rounds_still_stored(
         rounds = old.get_model("federations", "RoundRecord")
         for run, number, duration in (("a", 1, 2.0), ("a", 2, 4.0), ("b", 1, 9.0)):
             rounds.objects.create(federation=federation, run=run, number=number, duration=duration)
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        new = executor.loader.project_state(after).apps
+        new = migrations.forward()
         runs = {run.name: (run.rounds_completed, run.duration_total, run.last_round_at is not None)
                 for run in new.get_model("federations", "TrainingRun").objects.filter(federation_id=federation.pk)}
         assert runs == {"a": (2, 6.0, True), "b": (1, 9.0, True)}
         live = new.get_model("federations", "LiveState").objects.get(pk=federation.pk)
         assert (live.run_rounds, live.run_avg_duration, live.signals_alive) == (1, 9.0, False)
-    finally:
+
+
+class Migrations:
+    """The database migrated back to ``before`` (``old``: the models as they were), then ``forward()`` to
+    ``after`` (returns the models as they are there); back to the latest migrations whatever happens."""
+
+    def __init__(self, before: str, after: str):
+        self.before, self.after = [("federations", before)], [("federations", after)]
+
+    def __enter__(self):
+        executor = MigrationExecutor(connection)
+        executor.migrate(self.before)
+        self.old = executor.loader.project_state(self.before).apps
+        return self
+
+    def forward(self):
+        executor = MigrationExecutor(connection)
+        executor.migrate(self.after)
+        return executor.loader.project_state(self.after).apps
+
+    def __exit__(self, *exc):
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+    def old_federation(self, slug: str, **fields):
+        client_file = self.old.get_model("federations", "ClientFile").objects.create(
+            content=slug.encode(), sha256=slug.ljust(64, "0")[:64], size=len(slug))
+        return self.old.get_model("federations", "Federation").objects.create(
+            name="Old", slug=slug, client_file=client_file, category="tabular", application="Finance",
+            description="-", model_name="-", data_expected="-", flower_version="1.42.0", flower_api="legacy",
+            compute_needs="-", license="MIT", owner_contact="a@example.org", server_address="fl.example.org:8080",
+            **fields)
