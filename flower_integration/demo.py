@@ -36,7 +36,8 @@ INTERRUPTED_EXIT_CODE = 130
 START_UP_NOTICE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} [\d:.]+ +\d+ (?:port|cudart_stub|cuda_platform|cuda_executor|cuda_diagnostics|cpu_feature_guard"
-    r"|cuda_dnn|cuda_fft|cuda_blas|gpu_device)\.cc:\d+\]")
+    r"|cuda_dnn|cuda_fft|cuda_blas|gpu_device)\.cc:\d+\]"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.")
 DEPRECATION_START, DEPRECATION_END = "DEPRECATED FEATURE:", "entirely in future versions of Flower."
 NOTICE_MAX_LINES = 20  # a notice that does not end as expected ends here: nothing after it is hidden
 NEVER_HIDDEN = ("Traceback", "ERROR")  # a line of a notice that begins or holds these is shown all the same

@@ -1,6 +1,8 @@
 import hashlib
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +44,11 @@ def test_pages_load_cleanly_and_the_catalog_fits_its_box(browser, make_federatio
         make_federation(name=f"Multi-site federated chest X-ray triage {n}", application="Healthcare and hospitals",
                         status=Status.ONLINE, connected_clients=1, min_clients=3, current_round=12, total_rounds=300,
                         completed_rounds=1234, avg_round_duration=95.5)
+    for n in range(5):  # and finished ones, heard from days ago, as the demo seeds them
+        make_federation(name=f"Tartu Speaker-independent digits {n}", category="recommendation",
+                        application="Voice assistants", status=Status.OFFLINE, phase="finished", current_round=100,
+                        total_rounds=100, completed_rounds=104, avg_round_duration=204.8, download_count=146,
+                        last_update=timezone.now() - timedelta(days=12))
     federation = make_federation()
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     failures, errors = [], []

@@ -21,4 +21,9 @@ def test_the_demo_federation_trains_and_reports_to_the_portal(live_portal):
     assert f"Watch it at {live_portal.url}{federation.get_absolute_url()}" in result.stdout
     assert federation.live.completed_rounds == 2 and federation.live.phase == "finished"
     assert RoundRecord.objects.filter(federation=federation, metrics__has_key="accuracy").count() == 2
+    # What the newcomer reads: the children's lines under their names, no start-up notice from any process.
+    assert "  server | digits federation finished 2 of 2 rounds" in result.stdout
+    for noise in ("absl::InitializeLog", "cuda", "DEPRECATED FEATURE", "To enable the following instructions",
+                  "Traceback"):
+        assert noise not in result.stdout + result.stderr, noise
     assert federation.client_file.sha256 and b"ClientApp" in bytes(federation.client_file.content)

@@ -58,6 +58,8 @@ def test_the_demo_relay_leaves_out_start_up_notices_and_nothing_else(capsys):
     lines = [
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
         "I0000 00:00:1796552109.784720   13179 port.cc:153] oneDNN custom operations are on.",
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate "
+        "compiler flags.",
         "E0000 00:00:1796552113.059977   13180 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)",
         "\x1b[93mWARNING \x1b[0m:   DEPRECATED FEATURE: flwr.client.start_client() is deprecated.",
         "\tInstead, use the `flower-supernode` CLI command",
@@ -80,7 +82,7 @@ def test_the_demo_relay_leaves_out_start_up_notices_and_nothing_else(capsys):
                      "client 0 | E0000 00:00:1796552113.059977   13180 grpc_server.cc:12] a real error",
                      "client 0 | Traceback (most recent call last):",
                      "client 0 | \x1b[92mINFO \x1b[0m:      [ROUND 2]",
-                     f"({7 + 1 + demo.NOTICE_MAX_LINES} lines of TensorFlow and Flower start-up notices were left out; "
+                     f"({8 + 1 + demo.NOTICE_MAX_LINES} lines of TensorFlow and Flower start-up notices were left out; "
                      "--verbose shows them)"]
 
 
