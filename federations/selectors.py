@@ -28,6 +28,8 @@ SORTS = {
     "active": "live__completed_rounds",
 }
 DEFAULT_SORT = "newest"
+# The catalog's filters, none applied: the keyword arguments of catalog_results, catalog_count and catalog_page.
+NO_FILTERS = {"query": "", "category": "", "application": "", "online_only": False, "wanted_only": False}
 PAGE_SIZE = 25
 # Counting every match of a broad search costs as much as listing them all: counts stop past this.
 COUNT_LIMIT = 100
@@ -130,9 +132,8 @@ class Page:
     previous: Position | None
 
 
-def catalog_results(*, query: str = "", category: str = "", application: str = "", online_only: bool = False,
-                    wanted_only: bool = False, sort: str = DEFAULT_SORT, after: Position | None = None,
-                    before: Position | None = None) -> tuple["Page", "Count"]:
+def catalog_results(*, sort: str = DEFAULT_SORT, after: Position | None = None, before: Position | None = None,
+                    **filters) -> tuple["Page", "Count"]:
     """A page of the catalog (``catalog_page``) and how many federations match (``catalog_count``), together.
 
     A filtered catalog's first matches, up to COUNT_LIMIT + 1 in no order, are read once: to count them,
@@ -141,8 +142,7 @@ def catalog_results(*, query: str = "", category: str = "", application: str = "
     (its estimate of a prefix's matches knows nothing of words outside its statistics): 227 ms at 100,000
     federations, against a few for the matches' ids and their page.
     """
-    filters = {"query": query, "category": category, "application": application, "online_only": online_only,
-               "wanted_only": wanted_only}
+    filters = {**NO_FILTERS, **filters}
     if not any(filters.values()):
         return catalog_page(sort=sort, after=after, before=before), catalog_count()
     found = _first_matches(filters)
@@ -276,12 +276,10 @@ class Count:
     more: bool = False
 
 
-def catalog_count(*, query: str = "", category: str = "", application: str = "", online_only: bool = False,
-                  wanted_only: bool = False) -> Count:
+def catalog_count(**filters) -> Count:
     """How many listed federations match, counted up to COUNT_LIMIT. The whole catalog's total is cached
     for a minute: even an index-only count visits every row."""
-    filters = {"query": query, "category": category, "application": application, "online_only": online_only,
-               "wanted_only": wanted_only}
+    filters = {**NO_FILTERS, **filters}
     if not any(filters.values()):
         return Count(cache.get_or_set("federations:total", listed_federations().count, TOTAL_CACHE_SECONDS))
     return _counted(_first_matches(filters))
@@ -393,18 +391,16 @@ def uptimes(federation: Federation, *, now: datetime | None = None) -> dict[int,
 def listed_since(moment: datetime, *, limit: int, **filters) -> list[int]:
     """The ids of the latest ``limit`` federations listed after ``moment`` that match ``filters`` (``catalog``'s
     but the sort), newest first."""
-    return list(_matching(**_all_filters(filters)).filter(created_at__gt=moment).order_by("-created_at", "-id")
+    return list(_matching(**{**NO_FILTERS, **filters}).filter(created_at__gt=moment).order_by("-created_at", "-id")
                 .values_list("id", flat=True)[:limit])
 
 
 def listed_among(federation_ids, **filters) -> list[int]:
     """Those of ``federation_ids`` that are listed and match ``filters``, in the order given."""
-    matching = set(_matching(**_all_filters(filters)).filter(pk__in=list(federation_ids)).values_list("id", flat=True))
+    matching = set(_matching(**{**NO_FILTERS, **filters}).filter(pk__in=list(federation_ids))
+                   .values_list("id", flat=True))
     return [pk for pk in federation_ids if pk in matching]
 
-
-def _all_filters(filters: dict) -> dict:
-    return {"query": "", "category": "", "application": "", "online_only": False, "wanted_only": False, **filters}
 
 
 def live_states(federation_ids) -> QuerySet[LiveState]:
