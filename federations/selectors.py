@@ -15,7 +15,7 @@ from f2f_site import memo
 
 from . import search
 from .models import (
-    ClientFile, Federation, LiveState, OnlineSpell, Phase, RoundRecord, Status, TrainingRun, clients_label, labels,
+    ClientFile, Federation, LiveState, OnlineSpell, RoundRecord, Status, TrainingRun, clients_label, labels,
     participants_wanted, progress_percent, stopped,
 )
 
