@@ -22,11 +22,13 @@ import json
 from datetime import datetime
 
 import psycopg
+from psycopg.pq import ExecStatus
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import DateTimeField, JSONField
 from django.db.models.base import ModelState
 
 
+TUPLES_OK = ExecStatus.TUPLES_OK
 _ONLY_WHEN_ASKED = 2**31 - 1  # a prepare threshold no statement reaches by being run again and again
 
 
@@ -80,26 +82,27 @@ def _reject(value):
 def source(cols: list, values: list[tuple]) -> tuple[str, list]:
     """A table ``v`` of ``values`` (tuples in the order of ``cols``) for one statement, and its one parameter."""
     sql, names, carriers = _source(tuple(cols), connection.vendor)
-    if carriers:
-        values = [tuple(value if carry is None or value is None else carry(value)
-                        for carry, value in zip(carriers, row)) for row in values]
-    data = json.dumps([dict(zip(names, row)) for row in values], default=_reject, allow_nan=False,
-                      separators=(",", ":"))
+    rows = [dict(zip(names, row)) for row in values]
+    for name, carry in carriers:  # only the columns that need it, for they are few (a loop over each value cost 10 %)
+        for row in rows:
+            if (value := row[name]) is not None:
+                row[name] = carry(value)
+    data = json.dumps(rows, default=_reject, allow_nan=False, separators=(",", ":"))
     return sql, [data]
 
 
 @functools.cache
-def _source(cols: tuple, vendor: str) -> tuple[str, list, list | None]:
-    """``source``'s text, its columns' names and their carriers (None when every value travels as it is):
-    the same for every batch, so made once (building it cost more than encoding a batch of 50)."""
+def _source(cols: tuple, vendor: str) -> tuple[str, list, list]:
+    """``source``'s text, its columns' names and the (name, carrier) of each column whose values do not travel
+    as they are: the same for every batch, so made once (building it cost more than encoding a batch of 50)."""
     quote = connection.ops.quote_name
     names = [column.column for column in cols]
-    carriers = [_carrier(column, vendor) for column in cols]
+    carriers = [(column.column, carry) for column in cols if (carry := _carrier(column, vendor)) is not None]
     if vendor == "postgresql":
         definition = ", ".join(f"{quote(column.column)} {column.db_type(connection)}" for column in cols)
-        return f"json_to_recordset(%s::json) AS v({definition})", names, carriers if any(carriers) else None
+        return f"json_to_recordset(%s::json) AS v({definition})", names, carriers
     extracted = ", ".join(f"json_extract(value, '$.\"{name}\"') AS {quote(name)}" for name in names)
-    return f"(SELECT {extracted} FROM json_each(%s)) AS v", names, carriers if any(carriers) else None
+    return f"(SELECT {extracted} FROM json_each(%s)) AS v", names, carriers
 
 
 def _row_values(cols: list, rows: list) -> list[tuple]:
@@ -251,6 +254,14 @@ def _insert(model, cols: tuple, vendor: str) -> tuple[str, str]:
     return f"INSERT INTO {_quote(model._meta.db_table)} ({listed}) SELECT {listed} FROM ", " WHERE true"
 
 
+def _rows(cursor) -> list[tuple]:
+    """The rows a statement returned, [] for one that returns none."""
+    raw = cursor.cursor  # the driver's own: through Django's wrapper, each attribute cost a wrapped lookup
+    if isinstance(raw, psycopg.Cursor):  # its description would be made column by column only to be tested
+        return raw.fetchall() if raw.pgresult is not None and raw.pgresult.status == TUPLES_OK else []
+    return raw.fetchall() if raw.description else []
+
+
 def together(*statements: tuple[str, list] | None) -> list[list[tuple]]:
     """Run ``statements`` in order (None is skipped), on PostgreSQL in one round trip; the rows each returned."""
     runs = [statement for statement in statements if statement is not None]
@@ -262,10 +273,11 @@ def together(*statements: tuple[str, list] | None) -> list[list[tuple]]:
         # A pipeline reports a statement's error when it syncs, outside Django's cursor wrapper: wrapped here,
         # it is Django's error, and a broken connection is marked so that it is closed.
         with db.wrap_database_errors:
-            with db.connection.pipeline() if db.vendor == "postgresql" else contextlib.nullcontext():
+            # (One statement needs no pipeline to take one round trip; entering and leaving one cost ~0.2 ms.)
+            with db.connection.pipeline() if db.vendor == "postgresql" and len(runs) > 1 else contextlib.nullcontext():
                 for cursor, (sql, params) in zip(cursors, runs):
                     cursor.execute(sql, params)
-            results = iter([cursor.fetchall() if cursor.description else [] for cursor in cursors])
+            results = iter([_rows(cursor) for cursor in cursors])
     finally:
         for cursor in cursors:
             cursor.close()

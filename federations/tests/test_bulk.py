@@ -6,6 +6,7 @@ import threading
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from federations import bulk, ingest, protocol, services
 from federations.models import LiveState, ReportingToken, TrainingRun
@@ -107,3 +108,40 @@ def test_a_refused_batch_is_written_event_by_event_and_only_the_refused_one_fail
 def test_statements_none_of_which_is_to_run_return_no_rows(db):
     assert bulk.together(None, None) == [[], []]
     assert bulk.together(("SELECT 1", []), None) == [[(1,)], []]
+
+
+def test_one_statement_alone_returns_its_rows_and_fails_as_djangos_error(make_federation):
+    federation = make_federation()
+    TrainingRun.objects.create(federation=federation, name="r1", started=1)
+    assert bulk.together(("SELECT name FROM federations_trainingrun WHERE federation_id = %s", [federation.pk])) == [
+        [("r1",)]]
+    assert bulk.together(("UPDATE federations_trainingrun SET rounds_stored = 4", [])) == [[]]  # no rows: none
+    assert TrainingRun.objects.get(federation=federation).rounds_stored == 4
+    with pytest.raises(DatabaseError) as raised, transaction.atomic():
+        bulk.together(("SELECT * FROM no_such_table", []))
+    assert type(raised.value).__module__.startswith("django.db")
+
+
+def test_a_batch_reads_each_live_state_once_and_writes_when_it_was_heard_of(make_federation):
+    # The batch does not read when each state was last heard of or is due offline (it writes both anew): one
+    # read of the live states, even for a state it does not touch (a revoked token's), and never a second one.
+    heard, revoked = make_federation(), make_federation()
+    tokens = {}
+    for federation in (heard, revoked):
+        raw = services.reporting_token_issue(federation=federation)
+        tokens[federation.pk] = services.reporting_token_authenticate(federation_id=federation.pk, token=raw)
+    ReportingToken.objects.filter(federation=revoked).update(revoked_at="2026-01-01T00:00:00Z")
+    before = LiveState.objects.get(pk=heard.pk).last_update
+    event = protocol.parse_state(STATE)
+    reports = [services.Report(heard.pk, tokens[heard.pk], event), services.Report(revoked.pk, tokens[revoked.pk], event)]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.federations_apply_reports(reports=reports) == [services.Outcome.APPLIED,
+                                                                        services.Outcome.REVOKED]
+    state_reads = [query["sql"] for query in queries
+                   if query["sql"].startswith("SELECT") and "FROM \"federations_livestate\"" in query["sql"]]
+    assert len(state_reads) == 1 and "last_update" not in state_reads[0].split(" FROM ")[0]
+    heard_state = LiveState.objects.get(pk=heard.pk)
+    assert heard_state.last_update is not None and heard_state.last_update != before
+    assert heard_state.offline_after > heard_state.last_update
+    assert LiveState.objects.get(pk=revoked.pk).last_update is None
