@@ -16,9 +16,35 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Category, Federation, FlowerApi, LiveState, OnlineSpell, Phase, RoundRecord, Status, TrainingRun
-from .services import client_file_store, offline_deadline
+from .services import client_file_store, federation_create, offline_deadline
 
 CLIENTS_DIR = Path(__file__).parent / "demo_clients"
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "flower_integration" / "examples"
+# The cards of flower_integration's example federations (manage.py demo_federation, traffic_experiment).
+EXAMPLE_CARDS = {
+    "digits": {
+        "name": "Live demo: handwritten digits",
+        "category": Category.IMAGE_CLASSIFICATION,
+        "application": "Demo",
+        "description": "A small Keras model trained on scikit-learn's bundled handwritten digits, split among "
+                       "local clients. Started by `manage.py demo_federation` to watch a live training.",
+        "tags": "demo, keras, digits",
+        "model_name": "Keras MLP (64-64-10)",
+        "data_expected": "8x8 grayscale digits (each client takes a shard of scikit-learn's digits).",
+        "compute_needs": "CPU, 1 GB RAM",
+    },
+    "cifar_mobilenet": {
+        "name": "Live demo: MobileNetV2 on CIFAR-10",
+        "category": Category.IMAGE_CLASSIFICATION,
+        "application": "Demo",
+        "description": "The FLer2FLer paper's setup: MobileNetV2 for 32x32x3 images and 10 classes. Uses CIFAR-10 "
+                       "from the local Keras cache, or synthetic CIFAR-shaped data when it is absent.",
+        "tags": "demo, keras, mobilenetv2, cifar10, paper",
+        "model_name": "MobileNetV2 (32x32x3, 10 classes, 2,270,794 parameters)",
+        "data_expected": "32x32 RGB images, 10 classes (CIFAR-10).",
+        "compute_needs": "CPU, 4 GB RAM",
+    },
+}
 
 # (category, client script, [(model, data expected)], [applications], [subjects])
 TASKS = [
@@ -202,3 +228,19 @@ def seed(count: int, *, batch_size: int = 2000) -> int:
             OnlineSpell.objects.bulk_create(spells, batch_size=5000)
         added += len(batch)
     return added
+
+
+def example_federation(*, card: dict, example: str, server_address: str) -> Federation:
+    """The federation of one of ``flower_integration``'s examples, by its card's name: listed once, then kept
+    up to date (its client script, as the example has it now, and where its server listens)."""
+    content = (EXAMPLES_DIR / example / "Client.py").read_bytes()
+    federation = Federation.objects.filter(name=card["name"]).first()
+    if federation is None:
+        return federation_create(
+            client_content=content, server_address=server_address, flower_version="1.42.0",
+            flower_api=FlowerApi.LEGACY, privacy_measures="None: demo data only.", license="Apache-2.0",
+            owner_contact="demo@f2f.invalid", **card)
+    federation.client_file = client_file_store(content=content)
+    federation.server_address = server_address
+    federation.save()
+    return federation

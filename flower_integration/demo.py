@@ -108,14 +108,16 @@ def client_command(example: str, address: str, partition: int, partitions: int) 
             "--partition", str(partition), "--partitions", str(partitions)]
 
 
-def start(name: str, command: list[str], output=None, relay: Relay | None = None) -> subprocess.Popen:
+def start(name: str, command: list[str], output=None, relay: Relay | None = None, *,
+          announce: bool = True) -> subprocess.Popen:
     """Start one child, in a session of its own; its stdout and stderr go to ``output`` (a file) if given, else
-    through ``relay``, else to ours."""
+    through ``relay``, else to ours. ``announce`` says its name and pid."""
     piped = output is None and relay is not None
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_env(), start_new_session=True,
                                stdout=subprocess.PIPE if piped else output,
                                stderr=subprocess.STDOUT if output is not None or piped else None)
-    print(f"{name}: pid {process.pid}", flush=True)
+    if announce:
+        print(f"{name}: pid {process.pid}", flush=True)
     if piped:
         relay.follow(name, process.stdout)
     return process
