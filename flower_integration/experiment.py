@@ -106,9 +106,9 @@ def expected_copies(clients: int, rounds: int) -> int:
 class Progress:
     """A bar of the federation-rounds reported so far (the round events seen on the way to the Indexer)."""
 
-    def __init__(self, total_scenarios: int, *, stream=sys.stderr):
-        self.total_scenarios, self.stream = total_scenarios, stream
-        self.interactive = stream.isatty()
+    def __init__(self, total_scenarios: int, *, stream=None):
+        self.total_scenarios, self.stream = total_scenarios, stream or sys.stderr
+        self.interactive = self.stream.isatty()
         self.done_scenarios, self.started = 0, time.monotonic()
 
     def show(self, label: str, rounds_done: int, rounds_total: int) -> None:

@@ -161,6 +161,7 @@ class CountingRelay:
 
     def stop(self) -> Traffic:
         async def close():
+            await asyncio.sleep(_CLOSING_GRACE)  # connections waiting to be accepted are served, and counted
             self._server.close()
             for task in list(self._open):
                 task.cancel()
@@ -176,38 +177,46 @@ class CountingRelay:
         self._open.add(task)
         counted = Traffic(connections=1)
         ledger = WebSocketLedger() if self.websocket else None
-        if ledger is not None:
-            with self._lock:
-                self.ledgers.append(ledger)  # read as it fills (the experiment's progress)
         client_socket = client_writer.get_extra_info("socket")
+        writers = [client_writer]
+        ended = []
+
+        def end() -> None:
+            """Read the kernel's counts while the socket is still open, once, then close both ways."""
+            if not ended:
+                ended.append(True)
+                try:
+                    (counted.segments_up, counted.segments_down,
+                     counted.data_segments_up, counted.data_segments_down) = tcp_segments(client_socket)
+                except OSError:
+                    pass
+            for writer in writers:
+                writer.transport.abort()
+
         try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_writer.close()
-            self._open.discard(task)
-            return
-        try:
-            both = (client_writer, server_writer)
-            await asyncio.gather(self._pump(client_reader, server_writer, counted, "up", ledger, both),
-                                 self._pump(server_reader, client_writer, counted, "down", None, both))
+            try:
+                server_reader, server_writer = await asyncio.open_connection(*self.target)
+            except OSError:  # the target refuses: no connection to count
+                counted.connections = 0
+                return
+            writers.append(server_writer)
+            if ledger is not None:
+                with self._lock:
+                    self.ledgers.append(ledger)  # read as it fills (the experiment's progress)
+            await asyncio.gather(self._pump(client_reader, server_writer, counted, "up", ledger, end),
+                                 self._pump(server_reader, client_writer, counted, "down", None, end))
             await asyncio.sleep(_CLOSING_GRACE)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the relay stops
             pass
         finally:
-            try:
-                (counted.segments_up, counted.segments_down,
-                 counted.data_segments_up, counted.data_segments_down) = tcp_segments(client_socket)
-            except OSError:
-                pass
-            for writer in (client_writer, server_writer):
-                writer.close()
+            end()
             with self._lock:
                 self.traffic = self.traffic + counted
             self._open.discard(task)
 
     @staticmethod
-    async def _pump(reader, writer, counted: Traffic, way: str, ledger: WebSocketLedger | None, both):
-        """Copy one way until its end of file, which is passed on; a connection reset ends both ways."""
+    async def _pump(reader, writer, counted: Traffic, way: str, ledger: WebSocketLedger | None, end):
+        """Copy one way until its end of file, which is passed on; a connection reset ends both ways (``end``)."""
         try:
             while data := await reader.read(_CHUNK):
                 setattr(counted, way, getattr(counted, way) + len(data))
@@ -218,5 +227,4 @@ class CountingRelay:
             if writer.can_write_eof():
                 writer.write_eof()
         except (ConnectionError, OSError):
-            for either in both:
-                either.transport.abort()
+            end()

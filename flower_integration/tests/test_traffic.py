@@ -65,7 +65,10 @@ def test_a_connection_still_open_when_the_relay_stops_is_counted_and_closed(echo
     connection.sendall(b"x" * 1000)
     try:
         counted = relay.stop()
-        assert connection.recv(10) == b""  # closed by the relay
+        try:
+            assert connection.recv(10) == b""  # closed by the relay
+        except ConnectionResetError:
+            pass  # or reset
     finally:
         connection.close()
     assert (counted.connections, counted.up) == (1, 1000)

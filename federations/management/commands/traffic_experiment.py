@@ -95,8 +95,11 @@ class Command(BaseCommand):
         credentials = []
         for index in range(1, count + 1):
             card = {**demo.EXAMPLE_CARDS[example], "name": f"Traffic experiment {index}: {model}",
-                    "tags": f"experiment, {model}"}
-            federation = demo.example_federation(card=card, example=example, server_address="127.0.0.1:0")
+                    "tags": f"experiment, {model}", "application": "Experiment",
+                    "description": "Run by manage.py traffic_experiment, which measures the Indexer's traffic "
+                                   "against Flower's. Its server listens on a free port of the machine that runs "
+                                   "the experiment, a new one each time."}
+            federation = demo.example_federation(card=card, example=example, server_address="127.0.0.1:8080")
             credentials.append(experiment.Credentials(federation.pk, services.reporting_token_issue(federation=federation)))
         return credentials
 
