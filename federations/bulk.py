@@ -28,7 +28,7 @@ from django.db.models import DateTimeField, JSONField
 from django.db.models.base import ModelState
 
 
-TUPLES_OK = ExecStatus.TUPLES_OK
+_TUPLES_OK = ExecStatus.TUPLES_OK
 _ONLY_WHEN_ASKED = 2**31 - 1  # a prepare threshold no statement reaches by being run again and again
 
 
@@ -258,7 +258,7 @@ def _rows(cursor) -> list[tuple]:
     """The rows a statement returned, [] for one that returns none."""
     raw = cursor.cursor  # the driver's own: through Django's wrapper, each attribute cost a wrapped lookup
     if isinstance(raw, psycopg.Cursor):  # its description would be made column by column only to be tested
-        return raw.fetchall() if raw.pgresult is not None and raw.pgresult.status == TUPLES_OK else []
+        return raw.fetchall() if raw.pgresult is not None and raw.pgresult.status == _TUPLES_OK else []
     return raw.fetchall() if raw.description else []
 
 

@@ -222,13 +222,16 @@ def _live_changes(state: LiveState, event: Event) -> dict:
     """What ``event`` changes in a federation's live state: nothing when it is behind it.
 
     A state or final event at the live state's own place still applies (a new phase of the
-    same round); a round event only moves the state when it is ahead. An alive event moves
-    nothing: it only tells that the current run's server signals its liveness.
+    same round); a round event there only ends the round's evaluation (the run trains on: the
+    reporter sends no state saying so), and otherwise moves the state when it is ahead. An alive
+    event moves nothing: it only tells that the current run's server signals its liveness.
     """
     if isinstance(event, AliveEvent):
         same_run = (state.run_started, state.current_run) == (event.started, event.run)
         return {"signals_alive": True} if same_run and not state.signals_alive else {}
     current = _live_order(state)
+    if isinstance(event, RoundEvent) and current == event.order:
+        return {"phase": Phase.TRAINING} if state.phase == Phase.EVALUATING else {}
     ahead = current is None or event.order > current
     if not (ahead or (current == event.order and not isinstance(event, RoundEvent))):
         return {}

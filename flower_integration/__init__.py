@@ -18,7 +18,7 @@ from .legacy import instrument
 from .reporter import Reporter
 
 __all__ = ["Reporter", "instrument", "ReportingStrategy"]
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 
 def __getattr__(name):

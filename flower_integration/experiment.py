@@ -26,12 +26,14 @@ MODELS = {  # the --model choices: the example federation each runs, and its mod
     "mobilenetv2": ("cifar_mobilenet", 9_083_176),
     "digits": ("digits", 4 * (64 * 64 + 64 + 64 * 10 + 10)),
 }
-# The paper's Figure 4, per federation (1 server, 2 clients, MobileNetV2, 2 rounds; docker and tcpdump):
-# its bars read 158.4 MB of Flower traffic per server and 0.0319 MB of Indexer traffic per federation.
-PAPER_FLOWER_PER_SERVER = 158.4e6
-PAPER_INDEXER_PER_FEDERATION = 0.0319e6
+# The paper's Figure 4, per federation (1 server, 2 clients, MobileNetV2, 2 rounds; docker and tcpdump): its bars
+# read 158.4 "MB" of Flower traffic per server and 0.0319 of Indexer traffic per federation, whole Ethernet frames
+# summed and divided by 1024 ** 2 (its artefact's analysis script): MiB.
+PAPER_FLOWER_PER_SERVER = 158.4 * 2**20
+PAPER_INDEXER_PER_FEDERATION = 0.0319 * 2**20
 PAPER_ROUNDS = 2
 CLIENT_GRACE = 20.0  # seconds the clients get to leave once their server is done
+SCENARIO_TIMEOUT = 3 * 3600.0  # seconds a scenario may run before its servers are stopped (and it fails)
 
 
 @dataclasses.dataclass
@@ -53,8 +55,8 @@ class ServerRun:
 
     def events(self) -> list[tuple[str, int]]:
         """The Socket.IO events the reporter sent, in order: (name, bytes of its frame on the connection)."""
-        return [(_event_name(payload), size) for ledger in self.ledgers for opcode, size, payload in ledger.frames
-                if _event_name(payload) is not None]
+        named = ((_event_name(opcode, payload), size) for ledger in self.ledgers for opcode, size, payload in ledger.frames)
+        return [(name, size) for name, size in named if name is not None]
 
     def indexer_breakdown(self) -> dict:
         """What the reporter sent the Indexer, by kind: the HTTP upgrades, each event's frames, the other frames
@@ -69,12 +71,13 @@ class ServerRun:
         return breakdown
 
 
-def _event_name(payload: bytes) -> str | None:
+def _event_name(opcode: int, payload: bytes) -> str | None:
     """The name of the Socket.IO event in a text frame (``42<ack id>["name", ...]``), None for another frame."""
-    if not payload.startswith(b"42"):
+    if opcode != 1 or not payload.startswith(b"42"):
         return None
     start = payload.find(b'["')
-    return payload[start + 2:payload.index(b'"', start + 2)].decode() if start >= 0 else None
+    end = payload.find(b'"', start + 2)
+    return payload[start + 2:end].decode() if 0 <= start < end else None
 
 
 @dataclasses.dataclass
@@ -130,25 +133,32 @@ class Progress:
         self.stream.flush()
 
 
+def _start(name: str, command: list[str], log: Path):
+    """A child whose output goes to ``log`` (this process keeps no handle on the file)."""
+    with open(log, "wb") as output:
+        return demo.start(name, command, output=output, announce=False)
+
+
 def run_scenario(credentials: list[Credentials], *, indexer: tuple[str, int], model: str, clients: int, rounds: int,
-                 samples: int, logs: Path, on_tick=None) -> list[ServerRun]:
-    """Run one federation per credential at once, each behind its own relays, to their end; never leaves a
-    process behind. ``on_tick(rounds_reported)`` is called about twice a second."""
+                 samples: int, logs: Path, on_tick=None, timeout: float = SCENARIO_TIMEOUT) -> list[ServerRun]:
+    """Run one federation per credential at once, each behind its own relays, to their end (or for ``timeout``
+    seconds, after which what still runs is stopped and fails); never leaves a process or a relay behind.
+    ``on_tick(rounds_reported)`` is called about twice a second."""
     example, _ = MODELS[model]
     logs.mkdir(parents=True, exist_ok=True)
     client_args = ["--samples", str(samples)] if model == "mobilenetv2" else []
-    relays, children, servers, federation_clients, started = [], [], [], [], time.monotonic()
+    relays, children, servers, federation_clients = [], [], [], []
+    started = time.monotonic()
+    ended: dict[int, float] = {}  # seconds each server ran, by its index
     try:
         for index, credential in enumerate(credentials):
             server_port = demo.free_port()
-            flower = traffic.CountingRelay(("127.0.0.1", server_port)).start()
-            to_indexer = traffic.CountingRelay(indexer, websocket=True).start()
-            relays.append((flower, to_indexer))
-            reporting = ["--indexer", f"http://127.0.0.1:{to_indexer.port}", "--federation",
+            relays.append(traffic.CountingRelay(("127.0.0.1", server_port)).start())
+            relays.append(traffic.CountingRelay(indexer, websocket=True).start())
+            reporting = ["--indexer", f"http://127.0.0.1:{relays[-1].port}", "--federation",
                          str(credential.federation), "--token", credential.token]
-            server = demo.start(f"server {index}", demo.server_command(
-                example, f"127.0.0.1:{server_port}", rounds, clients, reporting),
-                output=open(logs / f"federation-{index}-server.log", "wb"), announce=False)
+            server = _start(f"server {index}", demo.server_command(
+                example, f"127.0.0.1:{server_port}", rounds, clients, reporting), logs / f"federation-{index}-server.log")
             children.append(server)
             servers.append((server, server_port))
         for index, (server, port) in enumerate(servers):
@@ -156,31 +166,33 @@ def run_scenario(credentials: list[Credentials], *, indexer: tuple[str, int], mo
                 raise RuntimeError(f"federation {index}'s server did not start: see {logs}")
             mine = []
             for partition in range(clients):
-                command = demo.client_command(example, f"127.0.0.1:{relays[index][0].port}", partition, clients)
-                client = demo.start(f"client {partition}", command + client_args, announce=False,
-                                    output=open(logs / f"federation-{index}-client-{partition}.log", "wb"))
-                children.append(client)
-                mine.append(client)
+                command = demo.client_command(example, f"127.0.0.1:{relays[2 * index].port}", partition, clients)
+                mine.append(_start(f"client {partition}", command + client_args,
+                                   logs / f"federation-{index}-client-{partition}.log"))
+                children.append(mine[-1])
             federation_clients.append(mine)
-        while any(server.poll() is None for server, _ in servers):
-            for (server, _), mine in zip(servers, federation_clients):
-                if server.poll() is None and any(client.poll() not in (None, 0) for client in mine):
-                    demo.stop([server])  # a client failed: its server would wait for it forever
+        while len(ended) < len(servers):
+            for index, ((server, _), mine) in enumerate(zip(servers, federation_clients)):
+                if server.poll() is None and (any(client.poll() not in (None, 0) for client in mine)
+                                              or time.monotonic() - started > timeout):
+                    demo.stop([server])  # a client failed (its server would wait for it forever), or time is up
+                if server.poll() is not None:
+                    ended.setdefault(index, time.monotonic() - started)
             if on_tick is not None:
-                on_tick(sum(_rounds_seen(to_indexer) for _, to_indexer in relays))
+                on_tick(sum(_rounds_seen(relay) for relay in relays[1::2]))
             time.sleep(0.5)
         demo.let_finish([client for mine in federation_clients for client in mine], CLIENT_GRACE)
     finally:
         demo.stop(children)
-        seconds = time.monotonic() - started
-        counted = [(flower.stop(), to_indexer.stop(), to_indexer.ledgers) for flower, to_indexer in relays]
-    return [ServerRun(credential.federation, flower, to_indexer, ledgers, server.returncode, seconds)
-            for credential, (flower, to_indexer, ledgers), (server, _) in zip(credentials, counted, servers)]
+        counted = [(relay.stop(), relay.ledgers) for relay in relays]
+    return [ServerRun(credential.federation, flower, to_indexer, ledgers, server.returncode, ended[index])
+            for index, (credential, (server, _), (flower, _), (to_indexer, ledgers))
+            in enumerate(zip(credentials, servers, counted[0::2], counted[1::2]))]
 
 
 def _rounds_seen(relay: traffic.CountingRelay) -> int:
-    return sum(1 for ledger in list(relay.ledgers) for _, _, payload in list(ledger.frames)
-               if _event_name(payload) == "round")
+    return sum(1 for ledger in list(relay.ledgers) for opcode, _, payload in list(ledger.frames)
+               if _event_name(opcode, payload) == "round")
 
 
 def run(credentials: list[Credentials], *, scenarios: list[int], repeats: int, indexer: tuple[str, int], model: str,
@@ -230,16 +242,13 @@ def rows(results: list[Scenario], *, rounds: int) -> list[Row]:
     for count in sorted({scenario.federations for scenario in results}):
         mine = [scenario for scenario in results if scenario.federations == count]
 
-        def mean(values):
-            return statistics.fmean(values)
-
-        flower_wire = mean([s.flower.wire for s in mine])
-        indexer_wire = mean([s.indexer.wire for s in mine])
+        flower_wire = statistics.fmean([s.flower.wire for s in mine])
+        indexer_wire = statistics.fmean([s.indexer.wire for s in mine])
         table.append(Row(
             federations=count, repeats=len(mine),
-            flower_payload=mean([s.flower.payload for s in mine]), flower_wire=flower_wire,
+            flower_payload=statistics.fmean([s.flower.payload for s in mine]), flower_wire=flower_wire,
             flower_wire_per_server=flower_wire / count,
-            indexer_payload=mean([s.indexer.payload for s in mine]), indexer_wire=indexer_wire,
+            indexer_payload=statistics.fmean([s.indexer.payload for s in mine]), indexer_wire=indexer_wire,
             indexer_share=100 * indexer_wire / flower_wire if flower_wire else math.nan,
             indexer_wire_per_federation_round=indexer_wire / (count * rounds),
             paper_flower=count * PAPER_FLOWER_PER_SERVER, paper_indexer=count * PAPER_INDEXER_PER_FEDERATION,

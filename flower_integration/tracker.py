@@ -3,7 +3,9 @@
 Both adapters (``legacy`` and ``modern``) call the same methods, in the order Flower runs a
 round: fit starts (configured), fit aggregated, evaluate starts (or is skipped), evaluate
 aggregated. A round ends when its evaluation is aggregated or skipped; the last one also
-sends the final event. Every method is safe to call twice for the same round.
+sends the final event. No state is sent that the next event implies (the Indexer takes a
+finished round for "training, at that round", and the final event for "finished"). Every method
+is safe to call twice for the same round.
 """
 
 import logging
@@ -70,11 +72,10 @@ class RoundTracker:
             num_clients=self.fit.get("num_clients", 0),
             num_examples=self.fit.get("num_examples", 0),
         )
+        # Nothing else: the round event itself tells the Indexer that the run trains on, at that round, and the
+        # final event that it is finished (a state saying so was 3 segments on the wire for nothing).
         if server_round >= self.num_rounds:
-            self._state("finished")
             self.reporter.final(rounds=server_round)
-        else:
-            self._state("training")
 
 
 def safely(function, *args, **kwargs) -> None:

@@ -70,12 +70,16 @@ class Traffic:
 
 
 def tcp_segments(sock: socket.socket) -> tuple[int, int, int, int]:
-    """(segments in, segments out, data segments in, data segments out) of a connected TCP socket (Linux)."""
+    """(segments in, segments out, data segments in, data segments out) of an accepted TCP socket (Linux).
+
+    An accepted socket counts the client's SYN among the segments in, not its SYN-ACK among those out
+    (the listening socket sent it): it is added here.
+    """
     info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 160)
     # struct tcp_info: tcpi_segs_out and tcpi_segs_in at 136 and 140, tcpi_data_segs_in and _out at 152 and 156.
     segs_out, segs_in = struct.unpack_from("=II", info, 136)
     data_in, data_out = struct.unpack_from("=II", info, 152)
-    return segs_in, segs_out, data_in, data_out
+    return segs_in, segs_out + 1, data_in, data_out
 
 
 class WebSocketLedger:
@@ -166,10 +170,14 @@ class CountingRelay:
             for task in list(self._open):
                 task.cancel()
             await asyncio.gather(*self._open, return_exceptions=True)
+            await self._server.wait_closed()
 
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop.close()
         return self.traffic
 
     async def _serve(self, client_reader, client_writer):
@@ -188,7 +196,7 @@ class CountingRelay:
                 try:
                     (counted.segments_up, counted.segments_down,
                      counted.data_segments_up, counted.data_segments_down) = tcp_segments(client_socket)
-                except OSError:
+                except (OSError, AttributeError, struct.error):  # closed already, or not Linux: payload only
                     pass
             for writer in writers:
                 writer.transport.abort()
@@ -226,5 +234,5 @@ class CountingRelay:
                 await writer.drain()
             if writer.can_write_eof():
                 writer.write_eof()
-        except (ConnectionError, OSError):
+        except OSError:
             end()

@@ -74,6 +74,14 @@ def test_the_final_event_finishes_the_training(federation, token):
     assert federation.live.phase == Phase.FINISHED
 
 
+def test_a_finished_round_says_the_run_trains_on_at_that_round(federation, token):
+    # What the reporter relies on to send no state after a round (flower_integration.tracker).
+    apply(federation, token, StateEvent("r1", STARTED, "evaluating", 3, 10, 4, 2, 1.0))
+    apply(federation, token, round_event(3, 10.0))
+    live = federation.live
+    assert (live.phase, live.current_round, live.total_rounds, live.connected_clients) == (Phase.TRAINING, 3, 10, 4)
+
+
 def test_a_revoked_token_writes_nothing(federation, token):
     services.reporting_token_revoke(federation=federation)
     with pytest.raises(services.TokenRevoked):

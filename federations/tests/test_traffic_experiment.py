@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from conftest import ROOT, database_url
-from federations.management.commands.traffic_experiment import scenarios
+from federations.management.commands.traffic_experiment import indexer_address, scenarios
 from federations.models import Federation
 from flower_integration import experiment
 
@@ -74,6 +74,14 @@ def test_a_scenario_outside_one_to_five_federations_is_refused_with_what_is_allo
         scenarios(text)
 
 
+def test_the_indexer_is_a_plain_http_url_whose_port_defaults_to_80():
+    assert indexer_address("http://127.0.0.1:8321") == ("127.0.0.1", 8321)
+    assert indexer_address("http://portal.example.org/") == ("portal.example.org", 80)
+    for wrong in ("https://portal.example.org", "127.0.0.1:8321", "http://"):
+        with pytest.raises(CommandError, match="--indexer takes a portal's http://host:port URL"):
+            indexer_address(wrong)
+
+
 def descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (by their parents, from /proc)."""
     parents = {}
@@ -115,8 +123,11 @@ def test_ctrl_c_stops_the_experiment_and_every_process_it_started(tmp_path):
             if len(started) >= 4 and list((tmp_path / "out" / "logs").rglob("federation-0-client-1.log")):
                 break
             time.sleep(0.5)
-        assert len(started) >= 4 and process.poll() is None, process.stdout.read()
+        if len(started) < 4 or process.poll() is not None:
+            process.kill()
+            pytest.fail(process.communicate()[0])
         time.sleep(3)
+        started |= descendants(process.pid)
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
         assert process.returncode != 0 and "interrupted: every process the experiment started is stopped" in output

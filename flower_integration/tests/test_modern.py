@@ -112,7 +112,8 @@ def test_the_wrapper_reports_every_round_with_loss_and_metrics():
     assert 0 < rounds[-1]["metrics"]["accuracy"] <= 1
     assert reporter.of("final") == [{"rounds": 3}]
     states = reporter.of("state")
-    assert states[0]["phase"] == "waiting" and states[-1]["phase"] == "finished"
+    assert states[0]["phase"] == "waiting" and states[-1]["phase"] == "evaluating"
+    assert reporter.calls[-1] == ("final", {"rounds": 3})  # the final says it is finished: no state after it
     assert {state["connected_clients"] for state in states} == {2}
     assert {state["min_clients"] for state in states} == {2}
 

@@ -19,4 +19,4 @@ def test_the_package_builds_as_a_wheel_on_its_own(tmp_path):
                     ignore=shutil.ignore_patterns("tests", "examples", "__pycache__", "build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     str(source), "-w", str(tmp_path / "dist")], check=True, cwd=tmp_path)
-    assert [wheel.name for wheel in (tmp_path / "dist").glob("*.whl")] == ["f2f_flower_integration-0.3.0-py3-none-any.whl"]
+    assert [wheel.name for wheel in (tmp_path / "dist").glob("*.whl")] == ["f2f_flower_integration-0.3.1-py3-none-any.whl"]

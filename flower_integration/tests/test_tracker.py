@@ -68,7 +68,10 @@ def test_the_last_round_finishes_the_training():
     assert reporter.of("final") == []
     play_round(tracker, clock, 2, seconds=1)
     assert reporter.of("final") == [{"rounds": 2}]
-    assert reporter.of("state")[-1]["phase"] == "finished"
+    # Nothing after the final, and no state that a round or the final implies (what the Indexer does with them:
+    # federations/tests/test_reporting_services.py).
+    assert reporter.calls[-1] == ("final", {"rounds": 2})
+    assert [state["phase"] for state in reporter.of("state")] == ["training", "training", "evaluating"] * 2
 
 
 def test_states_carry_round_progress_and_clients():
@@ -87,6 +90,19 @@ def test_a_round_is_reported_once_even_if_hooks_repeat():
     play_round(tracker, clock, 1, seconds=1)
     tracker.evaluate_aggregated(1, loss=0.1, metrics={}, num_clients=2)
     assert len(reporter.of("round_finished")) == 1
+
+
+def test_losses_and_metrics_go_with_six_significant_digits_and_durations_to_the_millisecond():
+    reporter = Reporter("http://127.0.0.1:9", federation_id=1, token="t", connect_timeout=0.5)
+    try:
+        reporter.round_finished(round=1, duration=0.6004604810000274, loss=2.302585092994046,
+                                metrics={"accuracy": 0.10000000149011612, "count": 123456789, "big": 123456789.25},
+                                num_clients=2, num_examples=10)
+        [event] = list(reporter._rounds)
+    finally:
+        reporter.close(timeout=0)
+    assert (event["duration"], event["loss"]) == (0.6, 2.30259)
+    assert event["metrics"] == {"accuracy": 0.1, "count": 123456789.0, "big": 123457000.0}
 
 
 def test_only_reportable_metrics_are_kept():

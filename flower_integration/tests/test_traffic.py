@@ -59,11 +59,23 @@ def test_the_relay_forwards_both_ways_and_counts_every_byte_and_segment(echo_ser
     assert counted.wire > counted.payload
 
 
-def test_a_connection_still_open_when_the_relay_stops_is_counted_and_closed(echo_server):
-    relay = traffic.CountingRelay(echo_server).start()
-    connection = socket.create_connection(("127.0.0.1", relay.port))
-    connection.sendall(b"x" * 1000)
+def test_a_connection_still_open_when_the_relay_stops_is_counted_and_closed():
+    listener = socket.create_server(("127.0.0.1", 0))  # answers each chunk at once, never closes first
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            while data := connection.recv(65536):
+                connection.sendall(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    relay = traffic.CountingRelay(listener.getsockname()).start()
+    connection = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
     try:
+        connection.sendall(b"x" * 1000)
+        answer = b""
+        while len(answer) < 1000:  # through the relay both ways: the connection is under way
+            answer += connection.recv(1000)
         counted = relay.stop()
         try:
             assert connection.recv(10) == b""  # closed by the relay
@@ -71,7 +83,8 @@ def test_a_connection_still_open_when_the_relay_stops_is_counted_and_closed(echo
             pass  # or reset
     finally:
         connection.close()
-    assert (counted.connections, counted.up) == (1, 1000)
+        listener.close()
+    assert (counted.connections, counted.up, counted.down) == (1, 1000, 1000)
 
 
 def test_a_target_that_refuses_is_a_closed_connection_not_a_hang():

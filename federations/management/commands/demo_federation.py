@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from federations import demo, services
 
+
 class Command(BaseCommand):
     help = ("Run a demo federation (a Flower server and its clients, as processes) that reports to this portal, "
             "so that its training can be watched live. Needs requirements/ml.txt.")

@@ -18,9 +18,18 @@ from django.core.management.base import BaseCommand, CommandError
 
 from federations import demo, services
 from flower_integration import experiment
-from flower_integration.demo import Interrupted, free_port, interrupt_signals, wait_until_listening
+from flower_integration.demo import Interrupted, free_port, interrupt_signals, stop, wait_until_listening
 
 MAX_FEDERATIONS = 5  # the paper's largest scenario
+
+
+def indexer_address(url: str) -> tuple[str, int]:
+    """Where a running portal listens, from its ``http://host[:port]`` URL (the relay in front of it speaks plain
+    TCP: an https portal would be counted as its TLS bytes, which the experiment does not estimate)."""
+    address = urlsplit(url)
+    if address.scheme != "http" or not address.hostname:
+        raise CommandError(f"--indexer takes a portal's http://host:port URL, not {url!r}")
+    return address.hostname, address.port or 80
 
 
 def scenarios(text: str) -> list[int]:
@@ -60,23 +69,20 @@ class Command(BaseCommand):
                 raise CommandError(f"{name} must be at least {least}")
         out = Path(out) if out else Path(settings.VAR_DIR) / "experiments" / datetime.now().strftime("%Y%m%d-%H%M%S")
         out.mkdir(parents=True, exist_ok=True)
+        target = indexer_address(indexer) if indexer else None
         credentials = self.federations(max(counts), model)
-        portal = None
+        portal = []
         with interrupt_signals():
             try:
-                if indexer is None:
-                    portal, indexer = self.start_portal(out)
-                address = urlsplit(indexer)
+                if target is None:
+                    target = self.start_portal(out, portal)
                 results = experiment.run(
-                    credentials, scenarios=counts, repeats=repeats, indexer=(address.hostname, address.port or 80),
-                    model=model, clients=clients, rounds=rounds, samples=samples, out=out,
-                    progress=experiment.Progress(len(counts) * repeats))
+                    credentials, scenarios=counts, repeats=repeats, indexer=target, model=model, clients=clients,
+                    rounds=rounds, samples=samples, out=out, progress=experiment.Progress(len(counts) * repeats))
             except (KeyboardInterrupt, Interrupted):
                 raise CommandError("interrupted: every process the experiment started is stopped") from None
             finally:
-                if portal is not None:
-                    portal.terminate()
-                    portal.wait(30)
+                stop(portal, grace=30)
         lines = experiment.rows(results, rounds=rounds)
         experiment.write_csv(lines, out / "table.csv")
         experiment.write_servers_csv(results, out / "servers.csv")
@@ -97,20 +103,21 @@ class Command(BaseCommand):
             card = {**demo.EXAMPLE_CARDS[example], "name": f"Traffic experiment {index}: {model}",
                     "tags": f"experiment, {model}", "application": "Experiment",
                     "description": "Run by manage.py traffic_experiment, which measures the Indexer's traffic "
-                                   "against Flower's. Its server listens on a free port of the machine that runs "
-                                   "the experiment, a new one each time."}
+                                   "against Flower's. Its server listens on the machine that runs the experiment, "
+                                   "on a free port each time: the address above is a placeholder."}
             federation = demo.example_federation(card=card, example=example, server_address="127.0.0.1:8080")
             credentials.append(experiment.Credentials(federation.pk, services.reporting_token_issue(federation=federation)))
         return credentials
 
-    def start_portal(self, out: Path):
-        """A portal on a free port, on this command's settings and database; its URL."""
+    def start_portal(self, out: Path, started: list) -> tuple[str, int]:
+        """A portal on a free port, on this command's settings and database (its process goes in ``started``,
+        for the caller to stop whatever happens next); where it listens."""
         port = free_port()
-        process = subprocess.Popen([sys.executable, "manage.py", "run_portal", "--port", str(port), "--no-workers"],
-                                   cwd=settings.BASE_DIR, stdout=open(out / "portal.log", "wb"),
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        if not wait_until_listening(port, process, timeout=120):
+        with open(out / "portal.log", "wb") as log:
+            started.append(subprocess.Popen(
+                [sys.executable, "manage.py", "run_portal", "--port", str(port), "--no-workers"],
+                cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        if not wait_until_listening(port, started[0], timeout=120):
             raise CommandError(f"the portal did not start: see {out / 'portal.log'}")
-        return process, url
+        return "127.0.0.1", port
 
