@@ -3,7 +3,8 @@
 Hooks call ``state``, ``round_finished`` and ``final``; each only records the event and
 returns (microseconds). A background thread owns the Socket.IO connection: it sends the
 latest state first, then the finished rounds in order, then the final event; it waits for
-each acknowledgement, reconnects with exponential backoff when
+each acknowledgement (what comes in a burst, within a quarter of a second, goes together: the latest
+state, then the rounds), reconnects with exponential backoff when
 the Indexer is slow or down, and then catches up. Until the final event, when it has sent
 nothing for the time the Indexer asked (``protocol.hello``), it says the server is alive. Only the latest state is kept (older
 states are worthless); finished rounds wait in a bounded queue (the oldest are dropped,
@@ -25,6 +26,8 @@ from . import protocol
 logger = logging.getLogger("flower_integration")
 
 
+QUIET = 0.25  # seconds without a new event before the pending ones go (``Reporter._settling``)
+MOST_DELAY = 1.0  # ... and never later than this after the first of them
 SIGNIFICANT_DIGITS = 6  # of a loss or a metric: what a curve shows, in about half the bytes of a full double
 
 
@@ -86,6 +89,8 @@ class Reporter:
         self._state: dict | None = None
         self._rounds: collections.deque = collections.deque(maxlen=queue_size)
         self._final: dict | None = None
+        self._changed_at = 0.0
+        self._settled_since: float | None = None  # when what is pending began to pend
         self._closing = False
         self._client: socketio.Client | None = None
         self._alive_every: float | None = None  # the Indexer's, once it has said it
@@ -123,12 +128,12 @@ class Reporter:
             if len(self._rounds) == self._rounds.maxlen:
                 self.dropped += 1
             self._rounds.append(self._envelope(event))
-            self._lock.notify()
+            self._changed()
 
     def final(self, *, rounds: int) -> None:
         with self._lock:
             self._final = self._envelope({"rounds": int(rounds)})
-            self._lock.notify()
+            self._changed()
 
     def close(self, timeout: float = 10.0) -> bool:
         """Try to deliver what is pending for up to ``timeout`` seconds, then stop. True if all went."""
@@ -152,7 +157,28 @@ class Reporter:
     def _put_state(self, event: dict) -> None:
         with self._lock:
             self._state = self._envelope(event)
-            self._lock.notify()
+            self._changed()
+
+    def _changed(self) -> None:
+        """Something new to send (under the lock): the sender waits for what follows it (``_settling``)."""
+        now = time.monotonic()
+        if self._settled_since is None:
+            self._settled_since = now
+        self._changed_at = now
+        self._lock.notify()
+
+    def _settling(self) -> float:
+        """Seconds the sender still waits before sending what is pending (under the lock).
+
+        The hooks of a round come in bursts (a round ends, the next one starts and its clients are chosen,
+        within milliseconds): what comes within ``QUIET`` of the last change goes together, as the latest
+        state and the rounds behind it, never more than ``MOST_DELAY`` after the first. Each message the
+        burst does not take was 3 TCP segments on the wire. Closing sends at once.
+        """
+        if self._settled_since is None or self._closing:
+            return 0.0
+        now = time.monotonic()
+        return max(0.0, min(self._changed_at + QUIET, self._settled_since + MOST_DELAY) - now)
 
     def _pending(self) -> bool:
         return bool(self._state or self._rounds or self._final)
@@ -182,6 +208,8 @@ class Reporter:
                 self._rounds.popleft()
             elif kind == "final" and self._final is payload:
                 self._final, self._finished = None, True
+            if not self._pending():
+                self._settled_since = None
             self._lock.notify_all()
 
     def _send_forever(self) -> None:
@@ -190,6 +218,8 @@ class Reporter:
             with self._lock:
                 while self._closing is not None and not self._pending() and self._alive_due() != 0:
                     self._lock.wait(timeout=self._alive_due())
+                while self._closing is not None and self._pending() and (settling := self._settling()) > 0:
+                    self._lock.wait(timeout=settling)
                 if self._closing is None:
                     break
                 kind, payload = self._next()

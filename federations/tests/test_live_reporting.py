@@ -1,5 +1,7 @@
 """Real Flower servers and clients over gRPC, reporting through the reporter to a real daphne."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,34 @@ def test_the_reporter_catches_up_after_an_indexer_outage(transactional_db, repor
     federation.refresh_from_db()
     assert federation.live.completed_rounds == 3 and federation.live.phase == Phase.FINISHED
     assert reporter.delivered == 5 and reporter.rejected == 0
+
+
+def test_a_burst_of_hooks_goes_as_the_latest_state_then_the_round_behind_it(live_portal, reporting):
+    # A round ends, the next starts and its clients are chosen within milliseconds: one message for the latest state,
+    # one for the round; the Indexer ends up where four messages took it.
+    from flower_integration.experiment import ServerRun
+    from flower_integration.traffic import CountingRelay, Traffic
+
+    federation, token = reporting
+    relay = CountingRelay(("127.0.0.1", int(live_portal.url.rsplit(":", 1)[1])), websocket=True).start()
+    reporter = Reporter(f"http://127.0.0.1:{relay.port}", federation_id=federation.pk, token=token)
+    plan = {"total_rounds": 5, "connected_clients": 2, "min_clients": 2, "fraction_fit": 1.0}
+    try:
+        reporter.state(phase="evaluating", round=1, **plan)
+        time.sleep(0.1)  # the sender is awake, and waits for what follows
+        reporter.round_finished(round=1, duration=2.0, loss=0.5, metrics={"accuracy": 0.7}, num_clients=2,
+                                num_examples=100)
+        reporter.state(phase="training", round=2, **plan)
+        reporter.state(phase="training", round=2, **{**plan, "connected_clients": 3})
+        deadline = time.monotonic() + 10
+        while reporter.delivered < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # nothing more goes
+    finally:
+        reporter.close(timeout=0)
+        relay.stop()
+
+    events = ServerRun(federation.pk, Traffic(), Traffic(), relay.ledgers, 0, 0.0).events()
+    assert [name for name, _ in events] == ["state", "round"]
+    live = LiveState.objects.get(pk=federation.pk)
+    assert (live.phase, live.current_round, live.connected_clients, live.completed_rounds) == (Phase.TRAINING, 2, 3, 1)
