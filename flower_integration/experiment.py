@@ -321,7 +321,7 @@ def write_figure(lines: list[Row], path: Path) -> None:
     bars = [("Total (FL)", "flower_wire", "paper_flower", "#1f77b4"),
             ("per server", "flower_wire_per_server", None, "#2ca02c"),
             ("Indexer", "indexer_wire", "paper_indexer", "#d62728")]
-    figure, axes = pyplot.subplots(figsize=(9, 4.8), dpi=120)
+    figure, axes = pyplot.subplots(figsize=(9, 5.6), dpi=120)
     width = 0.13
     for offset, (label, ours, paper, colour) in enumerate(bars):
         xs = [row.federations + (offset - 2.5) * width for row in lines]
@@ -334,7 +334,7 @@ def write_figure(lines: list[Row], path: Path) -> None:
     axes.set_ylabel("traffic (MB, log scale)")
     axes.set_xticks([row.federations for row in lines])
     axes.set_title("Network traffic: the Indexer against Flower training")
-    axes.legend(fontsize="small", ncol=2)
+    axes.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below: no bar hidden
     axes.grid(axis="y", which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)
