@@ -120,17 +120,20 @@ class Progress:
         width = 30
         filled = width * rounds_done // max(1, rounds_total)
         elapsed = int(time.monotonic() - self.started)
-        self.stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {rounds_done}/{rounds_total} "
+        self.stream.write(f"\r{self._place()} {label} [{'#' * filled}{'.' * (width - filled)}] {rounds_done}/{rounds_total} "
                           f"rounds  {elapsed // 60:02d}:{elapsed % 60:02d} ")
         self.stream.flush()
 
+    def _place(self) -> str:
+        return f"[{self.done_scenarios + 1}/{self.total_scenarios}]"
+
     def scenario_done(self, label: str, scenario: Scenario) -> None:
-        self.done_scenarios += 1
         end = "\n" if self.interactive else ""
         state = "done" if scenario.ok else "FAILED (see its logs)"
-        self.stream.write(f"{end}{label}: {state}; Flower {scenario.flower.wire:,} B, Indexer "
+        self.stream.write(f"{end}{self._place()} {label}: {state}; Flower {scenario.flower.wire:,} B, Indexer "
                           f"{scenario.indexer.wire:,} B on the wire\n")
         self.stream.flush()
+        self.done_scenarios += 1
 
 
 def _start(name: str, command: list[str], log: Path):

@@ -31,7 +31,7 @@ def test_the_experiment_counts_the_models_flower_moved_and_each_frame_the_indexe
                  out=str(out))
 
     printed = capsys.readouterr()
-    assert "paper: Flower MB" in printed.out and "1 federation, repeat 1 of 1: done" in printed.err
+    assert "paper: Flower MB" in printed.out and "[1/1] 1 federation, repeat 1 of 1: done" in printed.err
     [row] = read(out / "table.csv")
     flower, indexer = read(out / "servers.csv")
     [sent] = read(out / "indexer.csv")
